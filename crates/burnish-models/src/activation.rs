@@ -1,0 +1,34 @@
+//! The element-wise non-linearities a user can name in an experiment file.
+
+use burn::tensor::{Tensor, activation};
+use serde::{Deserialize, Serialize};
+
+/// A non-linearity applied between layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// `max(0, x)`.
+    #[default]
+    Relu,
+    /// The Gaussian error linear unit (exact, with `erf`), as PyTorch's default `GELU`.
+    Gelu,
+    /// The hyperbolic tangent.
+    Tanh,
+    /// The logistic function.
+    Sigmoid,
+    /// `x · sigmoid(x)`, also called swish.
+    Silu,
+}
+
+impl Activation {
+    /// Applies the non-linearity element-wise.
+    pub fn forward<const D: usize>(self, input: Tensor<D>) -> Tensor<D> {
+        match self {
+            Self::Relu => activation::relu(input),
+            Self::Gelu => activation::gelu(input),
+            Self::Tanh => activation::tanh(input),
+            Self::Sigmoid => activation::sigmoid(input),
+            Self::Silu => activation::silu(input),
+        }
+    }
+}

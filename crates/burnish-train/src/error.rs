@@ -1,0 +1,34 @@
+//! What can stop training.
+
+/// A training run that cannot start or cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A training setting is out of range.
+    #[error("invalid `{field}`: {reason}")]
+    Invalid {
+        /// The experiment-file key at fault.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The loss became NaN or infinite.
+    #[error(
+        "the training loss became {value} at epoch {epoch}, batch {batch}; lower the learning rate, clip gradients (`grad_clip_norm`) or check the data for extreme values"
+    )]
+    NonFiniteLoss {
+        /// The 1-based epoch.
+        epoch: usize,
+        /// The 1-based batch within the epoch.
+        batch: usize,
+        /// The loss value (`NaN`, `inf` or `-inf`).
+        value: f32,
+    },
+    /// Writing an output file failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}

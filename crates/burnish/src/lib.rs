@@ -1,0 +1,17 @@
+//! Burnish: from a CSV to a trained, evaluated and saved neural network with one TOML file.
+//!
+//! This crate is the facade over the layered crates — [`backend`], [`data`], [`models`],
+//! [`train`], [`metrics`] — and the home of what only the `burnish` binary needs: the
+//! [`Experiment`] file, the run folder, and one function per command. It holds no logic a
+//! library crate should own.
+
+pub mod experiment;
+pub mod run_dir;
+pub mod train_command;
+
+pub use burnish_backend as backend;
+pub use burnish_data as data;
+pub use burnish_metrics as metrics;
+pub use burnish_models as models;
+pub use burnish_train as train;
+pub use experiment::Experiment;
