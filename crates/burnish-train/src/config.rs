@@ -6,6 +6,7 @@ use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdCo
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::plateau::ReduceOnPlateauConfig;
 use crate::schedule::ScheduleSpec;
 
 /// How to train: every key of the `[train]` table, each with a default.
@@ -24,6 +25,8 @@ pub struct TrainConfig {
     pub schedule: ScheduleSpec,
     /// Stop when a monitored metric stops improving.
     pub early_stopping: Option<EarlyStoppingConfig>,
+    /// Lower the learning rate when a monitored metric stops improving.
+    pub reduce_on_plateau: Option<ReduceOnPlateauConfig>,
     /// Rescale all gradients together when their global L2 norm exceeds this, as PyTorch's
     /// `clip_grad_norm_`.
     pub grad_clip_norm: Option<f64>,
@@ -38,6 +41,7 @@ impl Default for TrainConfig {
             optimizer: OptimizerSpec::default(),
             schedule: ScheduleSpec::default(),
             early_stopping: None,
+            reduce_on_plateau: None,
             grad_clip_norm: None,
         }
     }
@@ -73,6 +77,14 @@ impl TrainConfig {
             return Err(invalid(
                 "train.early_stopping.min_delta",
                 "must not be negative",
+            ));
+        }
+        if let Some(plateau) = &self.reduce_on_plateau
+            && !(plateau.factor > 0.0 && plateau.factor < 1.0)
+        {
+            return Err(invalid(
+                "train.reduce_on_plateau.factor",
+                format!("{} is not in (0, 1)", plateau.factor),
             ));
         }
         self.schedule.validate(self.epochs)

@@ -13,6 +13,7 @@ use crate::clip::clip_global_norm;
 use crate::config::invalid;
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::objective::Loss;
+use crate::plateau::ReduceOnPlateau;
 use crate::{Callback, Error, History, Objective, TrainConfig};
 
 /// What training returns.
@@ -53,21 +54,31 @@ pub fn fit(
 ) -> Result<Fitted, Error> {
     let FitData { train, valid } = data;
     config.validate()?;
-    let mut early_stopping = config.early_stopping.clone().map(EarlyStopping::new);
-    if let Some(early_stopping_config) = &config.early_stopping
-        && !objective
-            .metric_names()
-            .contains(&early_stopping_config.monitor.as_str())
-    {
-        return Err(invalid(
+    let monitored = [
+        (
             "train.early_stopping.monitor",
-            format!(
-                "no metric named `{}`; this task records {}",
-                early_stopping_config.monitor,
-                objective.metric_names().join(", ")
-            ),
-        ));
+            config.early_stopping.as_ref().map(|c| &c.monitor),
+        ),
+        (
+            "train.reduce_on_plateau.monitor",
+            config.reduce_on_plateau.as_ref().map(|c| &c.monitor),
+        ),
+    ];
+    for (key, monitor) in monitored {
+        if let Some(monitor) = monitor
+            && !objective.metric_names().contains(&monitor.as_str())
+        {
+            return Err(invalid(
+                key,
+                format!(
+                    "no metric named `{monitor}`; this task records {}",
+                    objective.metric_names().join(", ")
+                ),
+            ));
+        }
     }
+    let mut early_stopping = config.early_stopping.clone().map(EarlyStopping::new);
+    let mut plateau = config.reduce_on_plateau.clone().map(ReduceOnPlateau::new);
     if train.n_rows() == 0 {
         return Err(invalid("data.split.train", "the training split is empty"));
     }
@@ -101,6 +112,9 @@ pub fn fit(
             lr = config
                 .schedule
                 .lr(config.optimizer.lr(), step, steps_per_epoch, total_steps);
+            if let Some(plateau) = &plateau {
+                lr = plateau.apply(lr);
+            }
             let batch = train.batch(rows, &autodiff_device);
             let outputs = model.forward(batch.inputs);
             let loss = loss_fn.forward(outputs, batch.targets);
@@ -136,6 +150,9 @@ pub fn fit(
         let record = EpochRecord { epoch, values };
         for callback in callbacks.iter_mut() {
             callback.on_epoch_end(&record);
+        }
+        if let Some(plateau) = &mut plateau {
+            plateau.update(&record);
         }
         let verdict = early_stopping
             .as_mut()

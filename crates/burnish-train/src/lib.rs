@@ -17,6 +17,7 @@ mod error;
 mod fit;
 mod history;
 mod objective;
+mod plateau;
 mod predict;
 mod schedule;
 
@@ -28,5 +29,6 @@ pub use error::Error;
 pub use fit::{FitData, Fitted, fit};
 pub use history::History;
 pub use objective::Objective;
+pub use plateau::{ReduceOnPlateau, ReduceOnPlateauConfig};
 pub use predict::{Predictions, predict};
 pub use schedule::ScheduleSpec;

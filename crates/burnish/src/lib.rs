@@ -5,8 +5,12 @@
 //! [`Experiment`] file, the run folder, and one function per command. It holds no logic a
 //! library crate should own.
 
+pub mod evaluate_command;
 pub mod experiment;
+pub mod predict_command;
+pub mod prepare;
 pub mod run_dir;
+pub mod saved_run;
 pub mod train_command;
 
 pub use burnish_backend as backend;

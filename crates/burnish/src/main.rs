@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use burnish::evaluate_command::evaluate;
+use burnish::predict_command::predict_file;
 use burnish::train_command::{TrainOptions, train};
 use burnish_backend::BackendKind;
 use clap::{Parser, Subcommand};
@@ -32,8 +34,37 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Print the report of a trained model on its test split, or on another labelled file.
+    Evaluate {
+        /// A run folder written by `burnish train`.
+        run: PathBuf,
+        /// A file with the same columns, target included (default: the run's test split).
+        data: Option<PathBuf>,
+        /// Override the run's backend.
+        #[arg(long)]
+        backend: Option<String>,
+    },
+    /// Predict every row of a file with a trained model; CSV with class probabilities.
+    Predict {
+        /// A run folder written by `burnish train`.
+        run: PathBuf,
+        /// The rows to predict (the target column may be absent).
+        data: PathBuf,
+        /// Write the CSV here instead of to standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Override the run's backend.
+        #[arg(long)]
+        backend: Option<String>,
+    },
     /// List the backends: compiled in or not, and whether a device opens here.
     Backends,
+}
+
+fn parse_backend(name: Option<String>) -> anyhow::Result<Option<BackendKind>> {
+    name.map(|name| name.parse::<BackendKind>())
+        .transpose()
+        .map_err(|error| anyhow::anyhow!("--backend: {error}"))
 }
 
 fn main() -> ExitCode {
@@ -56,10 +87,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runs,
             quiet,
         } => {
-            let backend = backend
-                .map(|name| name.parse::<BackendKind>())
-                .transpose()
-                .map_err(|error| anyhow::anyhow!("--backend: {error}"))?;
+            let backend = parse_backend(backend)?;
             train(
                 &TrainOptions {
                     experiment,
@@ -69,6 +97,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 &mut stdout,
             )?;
+        }
+        Command::Evaluate { run, data, backend } => {
+            evaluate(&run, data.as_deref(), parse_backend(backend)?, &mut stdout)?;
+        }
+        Command::Predict {
+            run,
+            data,
+            output,
+            backend,
+        } => {
+            let backend = parse_backend(backend)?;
+            match output {
+                Some(path) => {
+                    let mut contents = Vec::new();
+                    predict_file(&run, &data, backend, &mut contents)?;
+                    burnish::run_dir::write_atomic(&path, &contents)?;
+                }
+                None => {
+                    predict_file(&run, &data, backend, &mut stdout)?;
+                }
+            }
         }
         Command::Backends => print_backends(&mut stdout)?,
     }

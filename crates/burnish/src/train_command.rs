@@ -7,20 +7,17 @@ use std::time::Instant;
 use anyhow::Context;
 use burn::module::Module;
 use burnish_backend::BackendKind;
-use burnish_data::{
-    NumericImputation, PreprocessConfig, Preprocessor, ReadOptions, SplitRatios, TabularDataset,
-    Targets, Task,
-};
+use burnish_data::{Preprocessor, TabularDataset, Targets};
 use burnish_metrics::summary::{ClassificationSummary, RegressionSummary};
 use burnish_metrics::{
     ClassificationReport, ConfusionMatrix, ReportOptions, ZeroDivision, confusion_matrix_svg,
     training_curves_svg,
 };
-use burnish_train::{Callback, EpochLogger, FitData, Objective, Predictions};
+use burnish_train::{Callback, EpochLogger, FitData, Predictions};
 use sha2::Digest;
 
-use crate::Experiment;
 use crate::run_dir::RunDir;
+use crate::{Experiment, prepare};
 
 /// What `burnish train` was asked to do.
 #[derive(Debug, Clone)]
@@ -55,48 +52,15 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
     experiment.train.validate()?;
 
     let data_path = experiment.data_path(&options.experiment);
-    let read_options = ReadOptions {
-        delimiter: None,
-        missing_markers: experiment
-            .data
-            .missing_markers
-            .clone()
-            .unwrap_or_else(|| ReadOptions::default().missing_markers),
-        column_kinds: experiment.data.columns.clone(),
-        drop_columns: experiment.data.drop_columns.clone(),
-    };
-    let table = burnish_data::read_table(&data_path, &read_options)?;
-    let preprocess_config = PreprocessConfig {
-        missing: experiment.data.missing,
-        fill_value: experiment.data.fill_value,
-        scale: experiment.data.scale,
-        categorical: experiment.data.categorical,
-    };
-    let table = if preprocess_config.missing == NumericImputation::Drop {
-        table.without_missing()
-    } else {
-        table
-    };
-    let labels = burnish_data::target_labels(&table, &experiment.data.target)?;
-    let stratify = experiment.data.split.stratify && experiment.data.task == Task::Classification;
-    let split = burnish_data::train_valid_test_split(
-        table.n_rows(),
-        SplitRatios {
-            train: experiment.data.split.train,
-            valid: experiment.data.split.valid,
-            test: experiment.data.split.test,
-        },
-        stratify.then_some(labels.as_slice()),
-        experiment.seed,
-    )
-    .map_err(|error| error.with_path(table.path()))?;
+    let table = prepare::read_table(&experiment, &data_path)?;
+    let split = prepare::split(&experiment, &table)?;
 
     let train_table = table.select_rows(&split.train);
     let preprocessor = Preprocessor::fit(
         &train_table,
         &experiment.data.target,
         experiment.data.task,
-        &preprocess_config,
+        &prepare::preprocess_config(&experiment),
     )?;
     let dataset = |rows: &[usize]| -> anyhow::Result<TabularDataset> {
         let part = table.select_rows(rows);
@@ -115,12 +79,7 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
     run_dir.write("config.toml", experiment.to_toml())?;
     preprocessor.save_json(&run_dir.file("preprocessor.json"))?;
 
-    let objective = match experiment.data.task {
-        Task::Classification => Objective::Classification {
-            n_classes: preprocessor.class_names().len(),
-        },
-        Task::Regression => Objective::Regression,
-    };
+    let objective = prepare::objective(&preprocessor);
     writeln!(
         out,
         "{}: {} rows of {} ({} train, {} valid, {} test), {} features, {} on {backend}",
@@ -182,9 +141,16 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
         experiment.train.batch_size,
         &device,
     );
-    let (report, test_score) =
-        write_evaluation(&run_dir, &preprocessor, test_set.targets(), &predictions)?;
-    writeln!(out, "\ntest split ({} rows):\n{report}", split.test.len())?;
+    let evaluation = evaluate_predictions(&preprocessor, test_set.targets(), &predictions)?;
+    for (name, contents) in &evaluation.files {
+        run_dir.write(name, contents)?;
+    }
+    writeln!(
+        out,
+        "\ntest split ({} rows):\n{}",
+        split.test.len(),
+        evaluation.report
+    )?;
 
     let run_json = serde_json::json!({
         "burnish_version": env!("CARGO_PKG_VERSION"),
@@ -202,18 +168,27 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
     writeln!(out, "run folder: {}", run_dir.path().display())?;
     Ok(TrainOutcome {
         run_dir: run_dir.path().to_path_buf(),
-        report,
-        test_score,
+        report: evaluation.report,
+        test_score: evaluation.score,
     })
 }
 
-/// Writes the test evaluation files and returns the report text and the headline score.
-fn write_evaluation(
-    run_dir: &RunDir,
+/// A test evaluation: the report as printed, the headline score, and the files that record it.
+pub(crate) struct Evaluation {
+    /// The scikit-learn classification report, or the regression metrics, as text.
+    pub report: String,
+    /// Accuracy (classification) or R² (regression).
+    pub score: f64,
+    /// File names in a run folder, with their contents.
+    pub files: Vec<(&'static str, String)>,
+}
+
+/// Scores `predictions` against `targets` with the class names of `preprocessor`.
+pub(crate) fn evaluate_predictions(
     preprocessor: &Preprocessor,
     targets: &Targets,
     predictions: &Predictions,
-) -> anyhow::Result<(String, f64)> {
+) -> anyhow::Result<Evaluation> {
     match (targets, predictions) {
         (Targets::Classes(truth), Predictions::Classes { classes, .. }) => {
             let confusion_matrix =
@@ -224,14 +199,19 @@ fn write_evaluation(
             )?;
             let text = report.to_string();
             let summary = ClassificationSummary::new(&confusion_matrix, ZeroDivision::Warn)?;
-            run_dir.write("report.txt", &text)?;
-            run_dir.write("metrics.json", summary.to_json())?;
-            run_dir.write("confusion.csv", confusion_matrix.to_csv())?;
-            run_dir.write(
-                "confusion.svg",
-                confusion_matrix_svg(&confusion_matrix, "Confusion matrix (test split)"),
-            )?;
-            Ok((text, report.accuracy))
+            Ok(Evaluation {
+                score: report.accuracy,
+                files: vec![
+                    ("report.txt", text.clone()),
+                    ("metrics.json", summary.to_json()),
+                    ("confusion.csv", confusion_matrix.to_csv()),
+                    (
+                        "confusion.svg",
+                        confusion_matrix_svg(&confusion_matrix, "Confusion matrix (test split)"),
+                    ),
+                ],
+                report: text,
+            })
         }
         (Targets::Values(truth), Predictions::Values(values)) => {
             let truth: Vec<f64> = truth.iter().map(|&v| v as f64).collect();
@@ -242,9 +222,14 @@ fn write_evaluation(
                 "r2 {:.4}\nmse {:.4}\nrmse {:.4}\nmae {:.4}\nexplained_variance {:.4}\n",
                 metrics.r2, metrics.mse, metrics.rmse, metrics.mae, metrics.explained_variance
             );
-            run_dir.write("report.txt", &text)?;
-            run_dir.write("metrics.json", summary.to_json())?;
-            Ok((text, metrics.r2))
+            Ok(Evaluation {
+                score: metrics.r2,
+                files: vec![
+                    ("report.txt", text.clone()),
+                    ("metrics.json", summary.to_json()),
+                ],
+                report: text,
+            })
         }
         _ => anyhow::bail!("the model's outputs do not match the task"),
     }

@@ -217,3 +217,73 @@ fn backends_lists_every_backend() {
             .any(|line| line.starts_with("flex") && line.ends_with("opens"))
     );
 }
+
+/// Runs the binary with `args` in the workspace root, without `--runs`.
+fn burnish_plain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_burnish"))
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn evaluate_and_predict_need_only_the_run_folder_and_the_data() {
+    let runs = tempfile::tempdir().unwrap();
+    let trained = burnish(&["train", "--quiet"], runs.path());
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let trained_out = stdout(&trained);
+    let run = trained_out
+        .lines()
+        .find_map(|line| line.strip_prefix("run folder: "))
+        .unwrap()
+        .to_string();
+
+    // The test split, split again from the saved seed, gives the report training printed.
+    let evaluated = burnish_plain(&["evaluate", &run]);
+    assert!(evaluated.status.success(), "{}", stderr(&evaluated));
+    let evaluated_out = stdout(&evaluated);
+    let training_report = report_of(&trained_out)
+        .split_once('\n')
+        .unwrap()
+        .1
+        .trim_end();
+    assert!(
+        evaluated_out.contains(training_report),
+        "{evaluated_out}\nvs\n{training_report}"
+    );
+
+    // Predicting a file without the target column: one row per line, probabilities sum to 1.
+    let folder = tempfile::tempdir().unwrap();
+    let unlabelled = folder.path().join("new.csv");
+    let original = std::fs::read_to_string(workspace_root().join("datasets/penguins.csv")).unwrap();
+    let without_species: String = original
+        .lines()
+        .take(6)
+        .map(|line| line.split_once(',').unwrap().1.to_string() + "\n")
+        .collect();
+    std::fs::write(&unlabelled, without_species).unwrap();
+    let predicted = burnish_plain(&["predict", &run, unlabelled.to_str().unwrap()]);
+    assert!(predicted.status.success(), "{}", stderr(&predicted));
+    let lines: Vec<String> = stdout(&predicted).lines().map(str::to_string).collect();
+    assert_eq!(
+        lines[0], "line,species,p_Adelie,p_Chinstrap,p_Gentoo",
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 6, "a header and five rows");
+    for line in &lines[1..] {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(
+            fields[1], "Adelie",
+            "the first rows of the file are Adelie: {line}"
+        );
+        let total: f64 = fields[2..].iter().map(|p| p.parse::<f64>().unwrap()).sum();
+        assert!((total - 1.0).abs() < 1e-4, "{line}");
+    }
+
+    // A feature column missing from the new file is named.
+    let no_island = folder.path().join("no_island.csv");
+    std::fs::write(&no_island, "bill_length_mm,bill_depth_mm\n39.1,18.7\n").unwrap();
+    let failed = burnish_plain(&["predict", &run, no_island.to_str().unwrap()]);
+    assert_one_line_error(&failed, &["island"]);
+}
