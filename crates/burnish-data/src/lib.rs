@@ -10,7 +10,9 @@
 //! and [`image`] arranges pixel columns as `[n, channels, height, width]` images.
 //!
 //! [`loader`] hands the result to Burn: a `Dataset` and a `Batcher` of tabular rows, and the
-//! seeded order of each epoch.
+//! seeded order of each epoch. [`text_loader`], [`lm_loader`], [`series_loader`] and
+//! [`image_loader`] do the same for padded texts, windows of a token stream, forecasting
+//! windows and images.
 //!
 //! The crate must not train or print. Every failure is one [`Error`] that names the
 //! file and, where it applies, the line and the column.
@@ -18,16 +20,20 @@
 pub mod encode;
 pub mod error;
 pub mod image;
+pub mod image_loader;
 pub mod impute;
+pub mod lm_loader;
 pub mod loader;
 pub mod preprocessor;
 pub mod read;
 pub mod scale;
 pub mod schema;
 pub mod series;
+pub mod series_loader;
 pub mod split;
 pub mod table;
 pub mod text;
+pub mod text_loader;
 
 mod json_file;
 
@@ -36,7 +42,9 @@ pub use encode::{
 };
 pub use error::Error;
 pub use image::{ImageConfig, ImageShape, Images, PixelLayout, pixels_to_images};
+pub use image_loader::{ImageBatch, ImageBatcher, ImageDataset, ImageItem};
 pub use impute::{CONSTANT_CATEGORY, NumericImputation, numeric_fill_value};
+pub use lm_loader::{LmBatch, LmBatcher, LmItem, TokenStreamDataset};
 pub use loader::{
     BatchTargets, EpochOrder, TabularBatch, TabularBatcher, TabularDataset, TabularItem,
     TargetValue, feature_rows,
@@ -49,9 +57,11 @@ pub use series::{
     ChronologicalSplit, ForecastingData, SeriesScaler, WindowConfig, Windows, chronological_split,
     span_windows, windows,
 };
+pub use series_loader::{SeriesBatch, SeriesBatcher, SeriesDataset, SeriesItem};
 pub use split::{Fold, Split, SplitRatios, k_fold, stratified_k_fold, train_valid_test_split};
 pub use table::{Column, ColumnData, StringValues, Table};
 pub use text::{
     PAD, PAD_TOKEN, PaddedBatch, TextEncoder, TextEncoderConfig, Tokenizer, Truncation, UNK,
     UNK_TOKEN, Vocabulary, VocabularyConfig, pad_batch,
 };
+pub use text_loader::{TextBatch, TextBatcher, TextDataset, TextItem};

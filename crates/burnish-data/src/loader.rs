@@ -1,6 +1,10 @@
 //! Feeding preprocessed tables to Burn: a [`Dataset`] of rows, a [`Batcher`] that stacks them,
 //! and [`EpochOrder`], the seeded order in which one epoch visits the rows.
 //!
+//! The other kinds of data have their own loaders beside this one, built the same way and
+//! sharing [`BatchTargets`] and [`EpochOrder`]: [`crate::text_loader`],
+//! [`crate::lm_loader`], [`crate::series_loader`] and [`crate::image_loader`].
+//!
 //! The order of epoch `e` depends only on the seed and `e`, so a run resumed at any epoch sees
 //! exactly the batches an uninterrupted run would have seen.
 
@@ -96,24 +100,10 @@ impl TabularDataset {
     /// This copies each row once, straight into the batch's buffer; it is what the training
     /// loop uses. [`TabularBatcher`] does the same for Burn's data loaders.
     pub fn batch(&self, rows: &[usize], device: &Device) -> TabularBatch {
-        let inputs = feature_rows(&self.features, rows, device);
-        let targets = match &self.targets {
-            Targets::Classes(classes) => {
-                let picked: Vec<i64> = rows.iter().map(|&row| classes[row] as i64).collect();
-                BatchTargets::Classes(Tensor::from_data(
-                    TensorData::new(picked, [rows.len()]),
-                    device,
-                ))
-            }
-            Targets::Values(targets) => {
-                let picked: Vec<f32> = rows.iter().map(|&row| targets[row]).collect();
-                BatchTargets::Values(Tensor::from_data(
-                    TensorData::new(picked, [rows.len(), 1]),
-                    device,
-                ))
-            }
-        };
-        TabularBatch { inputs, targets }
+        TabularBatch {
+            inputs: feature_rows(&self.features, rows, device),
+            targets: target_rows(&self.targets, rows, device),
+        }
     }
 }
 
@@ -121,10 +111,7 @@ impl Dataset<TabularItem> for TabularDataset {
     fn get(&self, index: usize) -> Result<TabularItem, burn::data::dataset::DatasetError> {
         let n_cols = self.features.n_cols;
         let features = self.features.values[index * n_cols..(index + 1) * n_cols].to_vec();
-        let target = match &self.targets {
-            Targets::Classes(classes) => TargetValue::Class(classes[index]),
-            Targets::Values(values) => TargetValue::Value(values[index]),
-        };
+        let target = target_value(&self.targets, index);
         Ok(TabularItem { features, target })
     }
 
@@ -156,32 +143,71 @@ impl Batcher<TabularItem, TabularBatch> for TabularBatcher {
             values.extend_from_slice(&item.features);
         }
         let inputs = Tensor::from_data(TensorData::new(values, [n_rows, n_cols]), device);
-        let targets = match items.first().map(|item| item.target) {
-            Some(TargetValue::Value(_)) => {
-                let picked: Vec<f32> = items
-                    .iter()
-                    .map(|item| match item.target {
-                        TargetValue::Value(value) => value,
-                        TargetValue::Class(class) => class as f32,
-                    })
-                    .collect();
-                BatchTargets::Values(Tensor::from_data(
-                    TensorData::new(picked, [n_rows, 1]),
-                    device,
-                ))
-            }
-            _ => {
-                let picked: Vec<i64> = items
-                    .iter()
-                    .map(|item| match item.target {
-                        TargetValue::Class(class) => class as i64,
-                        TargetValue::Value(value) => value as i64,
-                    })
-                    .collect();
-                BatchTargets::Classes(Tensor::from_data(TensorData::new(picked, [n_rows]), device))
-            }
-        };
+        let targets = stack_targets(items.iter().map(|item| item.target), device);
         TabularBatch { inputs, targets }
+    }
+}
+
+/// The target of row `row`.
+///
+/// # Panics
+/// When `row` is out of range.
+pub(crate) fn target_value(targets: &Targets, row: usize) -> TargetValue {
+    match targets {
+        Targets::Classes(classes) => TargetValue::Class(classes[row]),
+        Targets::Values(values) => TargetValue::Value(values[row]),
+    }
+}
+
+/// The targets of the given rows, in that order, as a batch on `device`.
+pub(crate) fn target_rows(targets: &Targets, rows: &[usize], device: &Device) -> BatchTargets {
+    match targets {
+        Targets::Classes(classes) => {
+            let picked: Vec<i64> = rows.iter().map(|&row| classes[row] as i64).collect();
+            BatchTargets::Classes(Tensor::from_data(
+                TensorData::new(picked, [rows.len()]),
+                device,
+            ))
+        }
+        Targets::Values(values) => {
+            let picked: Vec<f32> = rows.iter().map(|&row| values[row]).collect();
+            BatchTargets::Values(Tensor::from_data(
+                TensorData::new(picked, [rows.len(), 1]),
+                device,
+            ))
+        }
+    }
+}
+
+/// Stacks the targets of a batcher's items; the first item decides between classes and values
+/// (all items of one data set have the same kind).
+pub(crate) fn stack_targets(
+    targets: impl ExactSizeIterator<Item = TargetValue> + Clone,
+    device: &Device,
+) -> BatchTargets {
+    let n_rows = targets.len();
+    match targets.clone().next() {
+        Some(TargetValue::Value(_)) => {
+            let picked: Vec<f32> = targets
+                .map(|target| match target {
+                    TargetValue::Value(value) => value,
+                    TargetValue::Class(class) => class as f32,
+                })
+                .collect();
+            BatchTargets::Values(Tensor::from_data(
+                TensorData::new(picked, [n_rows, 1]),
+                device,
+            ))
+        }
+        _ => {
+            let picked: Vec<i64> = targets
+                .map(|target| match target {
+                    TargetValue::Class(class) => class as i64,
+                    TargetValue::Value(value) => value as i64,
+                })
+                .collect();
+            BatchTargets::Classes(Tensor::from_data(TensorData::new(picked, [n_rows]), device))
+        }
     }
 }
 

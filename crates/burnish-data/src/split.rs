@@ -227,7 +227,7 @@ impl SplitMix64 {
     }
 
     /// A uniform integer in `0..bound` (Lemire's method, with rejection: no bias).
-    fn below(&mut self, bound: u64) -> u64 {
+    pub(crate) fn below(&mut self, bound: u64) -> u64 {
         debug_assert!(bound > 0);
         let threshold = bound.wrapping_neg() % bound;
         loop {

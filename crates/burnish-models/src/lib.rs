@@ -11,7 +11,9 @@
 mod activation;
 mod mlp;
 mod model;
+mod state_dict;
 
 pub use activation::Activation;
 pub use mlp::{Mlp, MlpConfig, MlpSpec};
 pub use model::{Error, Model, ModelSpec};
+pub use state_dict::StateDict;

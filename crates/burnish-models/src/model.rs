@@ -17,6 +17,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// Imported weights do not fit the model.
+    #[error("weight `{name}` {reason}")]
+    Weights {
+        /// The tensor's name in the state dict (empty when the whole file is at fault).
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl Error {
