@@ -47,7 +47,10 @@ impl StateDict {
             .tensors
             .iter()
             .map(|(name, (shape, values))| {
-                let data = values.iter().flat_map(|value| value.to_le_bytes()).collect();
+                let data = values
+                    .iter()
+                    .flat_map(|value| value.to_le_bytes())
+                    .collect();
                 (name.as_str(), shape.clone(), data)
             })
             .collect();
@@ -180,6 +183,9 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         let error = StateDict::from_safetensors(b"not safetensors at all").unwrap_err();
-        assert!(error.to_string().contains("not a safetensors file"), "{error}");
+        assert!(
+            error.to_string().contains("not a safetensors file"),
+            "{error}"
+        );
     }
 }
