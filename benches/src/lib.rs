@@ -7,6 +7,8 @@
 //! criterion cannot): a seeded generator of a large mixed CSV file ([`write_pipeline_csv`]) and
 //! the pipeline itself ([`run_pipeline`]). See `docs/data-pipeline.md`.
 
+pub mod workloads;
+
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

@@ -1,10 +1,19 @@
 //! `cargo xtask`: the project's own build and check commands.
 //!
 //! - `cargo xtask ci`: everything CI checks, cheapest first — formatting, clippy with warnings
-//!   as errors, then the tests of every crate on every CPU backend and on wgpu.
+//!   as errors, the tests of every crate on every CPU backend and on wgpu, then every
+//!   benchmark run once (criterion's test mode) so that they keep compiling and running.
+//! - `cargo xtask bench [--quick] [--features F] [--compare-torch] [--python PATH]
+//!   [--threads N]`: the criterion benchmarks of the five standard workloads and of the
+//!   training loop's overhead, then one table of train and infer samples per second per
+//!   workload and backend, written to `target/bench/summary.json` and `summary.md`. With
+//!   `--compare-torch`, `shared/bench/torch_peer.py` runs in the same command and the table
+//!   gets PyTorch's column and the ratios.
 //!
 //! It has no dependencies beyond the standard library, so it builds in seconds.
 
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
@@ -18,8 +27,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci");
+            eprintln!(
+                "usage: cargo xtask ci\n       cargo xtask bench [--quick] [--features F] [--compare-torch] [--python PATH] [--threads N]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -46,6 +58,14 @@ fn ci() -> Result<(), String> {
         "warnings",
     ])?;
     cargo(&["test", "--workspace", "--features", TEST_FEATURES])?;
+    // Criterion runs each benchmark once when it is not given `--bench`.
+    cargo(&[
+        "test",
+        "--workspace",
+        "--features",
+        TEST_FEATURES,
+        "--benches",
+    ])?;
     eprintln!(
         "xtask ci: all checks passed in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -68,4 +88,287 @@ fn cargo(args: &[&str]) -> Result<(), String> {
     } else {
         Err(format!("`cargo {}` failed with {status}", args.join(" ")))
     }
+}
+
+/// The workloads of shared/bench/WORKLOADS.md with their batch sizes, in the peer's order.
+const WORKLOADS: [(&str, usize); 5] = [
+    ("mlp", 64),
+    ("lstm", 32),
+    ("gru", 32),
+    ("transformer", 32),
+    ("gpt", 12),
+];
+
+/// What `cargo xtask bench` was asked for.
+struct BenchOptions {
+    quick: bool,
+    features: Option<String>,
+    compare_torch: bool,
+    python: String,
+    threads: usize,
+}
+
+fn parse_bench_options(args: &[String]) -> Result<BenchOptions, String> {
+    let mut options = BenchOptions {
+        quick: false,
+        features: None,
+        compare_torch: false,
+        python: "python3".to_string(),
+        threads: 2,
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--quick" => options.quick = true,
+            "--compare-torch" => options.compare_torch = true,
+            "--features" => options.features = Some(value()?),
+            "--python" => options.python = value()?,
+            "--threads" => {
+                options.threads = value()?
+                    .parse()
+                    .map_err(|error| format!("--threads: {error}"))?;
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(options)
+}
+
+fn bench(args: &[String]) -> Result<(), String> {
+    let options = parse_bench_options(args)?;
+    let mut cargo_args = vec!["bench", "-p", "burnish-benches"];
+    if let Some(features) = &options.features {
+        cargo_args.extend(["--features", features]);
+    }
+    cargo_args.extend(["--bench", "workloads", "--bench", "training_loop", "--"]);
+    if options.quick {
+        cargo_args.extend(["--warm-up-time", "0.5", "--measurement-time", "1"]);
+    }
+    cargo(&cargo_args)?;
+
+    let criterion = target_dir().join("criterion");
+    let mut rows = Vec::new();
+    for backend in ["flex", "ndarray", "wgpu", "cuda"] {
+        for (workload, batch) in WORKLOADS {
+            let per_step = |kind: &str| {
+                let path = criterion
+                    .join(format!("workloads_{backend}"))
+                    .join(format!("{workload}_{kind}"))
+                    .join("new/estimates.json");
+                mean_nanoseconds(&path).map(|nanos| batch as f64 / (nanos * 1e-9))
+            };
+            if let (Some(train), Some(infer)) = (per_step("train"), per_step("infer")) {
+                rows.push(Row {
+                    workload,
+                    backend,
+                    train,
+                    infer,
+                    torch: None,
+                });
+            }
+        }
+    }
+    if rows.is_empty() {
+        return Err(format!("no workload results under {}", criterion.display()));
+    }
+    if options.compare_torch {
+        let peer = torch_peer(&options)?;
+        for row in &mut rows {
+            row.torch = peer
+                .iter()
+                .find(|(name, _, _)| name == row.workload)
+                .map(|&(_, train, infer)| (train, infer));
+        }
+    }
+    let overhead = ["mlp", "transformer"].map(|workload| {
+        let time = |side: &str| {
+            mean_nanoseconds(
+                &criterion
+                    .join(format!("training_loop_{workload}"))
+                    .join(side)
+                    .join("new/estimates.json"),
+            )
+        };
+        (workload, time("bare"), time("fit"))
+    });
+
+    let out = target_dir().join("bench");
+    std::fs::create_dir_all(&out).map_err(|error| format!("{}: {error}", out.display()))?;
+    let markdown = summary_markdown(&rows, &overhead, &options);
+    let json = summary_json(&rows, &overhead, &options);
+    for (name, contents) in [("summary.md", &markdown), ("summary.json", &json)] {
+        let path = out.join(name);
+        std::fs::write(&path, contents).map_err(|error| format!("{}: {error}", path.display()))?;
+    }
+    println!("{markdown}");
+    println!("written: {}", out.join("summary.{json,md}").display());
+    Ok(())
+}
+
+/// One line of the table.
+struct Row {
+    workload: &'static str,
+    backend: &'static str,
+    train: f64,
+    infer: f64,
+    torch: Option<(f64, f64)>,
+}
+
+/// The workspace's target folder, as cargo chooses it.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("xtask lives in the workspace")
+                .join("target")
+        })
+}
+
+/// The mean time per iteration, in nanoseconds, of a criterion `estimates.json`.
+fn mean_nanoseconds(path: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mean = &text[text.find("\"mean\"")?..];
+    let estimate = &mean[mean.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = estimate.find([',', '}'])?;
+    estimate[..end].trim().parse().ok()
+}
+
+/// Runs shared/bench/torch_peer.py and reads its lines: name, train and infer samples per
+/// second.
+fn torch_peer(options: &BenchOptions) -> Result<Vec<(String, f64, f64)>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/torch_peer.py");
+    if !script.is_file() {
+        return Err(format!(
+            "--compare-torch: the PyTorch peer is not at {}",
+            script.display()
+        ));
+    }
+    let steps = if options.quick { "10" } else { "50" };
+    eprintln!(
+        "$ {} {} --threads {} --steps {steps}",
+        options.python,
+        script.display(),
+        options.threads
+    );
+    let output = Command::new(&options.python)
+        .arg(&script)
+        .args(["--threads", &options.threads.to_string(), "--steps", steps])
+        .output()
+        .map_err(|error| format!("cannot run {}: {error}", options.python))?;
+    if !output.status.success() {
+        return Err(format!(
+            "torch_peer.py failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let field = |line: &str, key: &str| -> Option<f64> {
+        line.split('\t')
+            .find_map(|part| part.strip_prefix(key))
+            .and_then(|value| value.parse().ok())
+    };
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let name = line.split('\t').next()?.to_string();
+            let train = field(line, "train_samples_per_s=")?;
+            let infer = field(line, "infer_samples_per_s=")?;
+            Some((name, train, infer))
+        })
+        .collect())
+}
+
+type Overhead = [(&'static str, Option<f64>, Option<f64>); 2];
+
+fn summary_markdown(rows: &[Row], overhead: &Overhead, options: &BenchOptions) -> String {
+    let mut text = String::from(
+        "| workload | backend | train samples/s | infer samples/s | PyTorch train | PyTorch infer | train ratio | infer ratio |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for row in rows {
+        let (torch_train, torch_infer, train_ratio, infer_ratio) = match row.torch {
+            Some((train, infer)) => (
+                format!("{train:.0}"),
+                format!("{infer:.0}"),
+                format!("{:.2}x", row.train / train),
+                format!("{:.2}x", row.infer / infer),
+            ),
+            None => {
+                let missing = if options.compare_torch {
+                    "no result"
+                } else {
+                    "not measured"
+                };
+                (
+                    missing.to_string(),
+                    missing.to_string(),
+                    "-".to_string(),
+                    "-".to_string(),
+                )
+            }
+        };
+        writeln!(
+            text,
+            "| {} | {} | {:.0} | {:.0} | {torch_train} | {torch_infer} | {train_ratio} | {infer_ratio} |",
+            row.workload, row.backend, row.train, row.infer
+        )
+        .expect("writing to a String cannot fail");
+    }
+    text.push_str("\nTraining-loop overhead (one epoch of 8 steps, flex): `fit` time / bare Burn loop time\n\n| workload | bare ms | fit ms | overhead |\n|---|---:|---:|---:|\n");
+    for (workload, bare, fit) in overhead {
+        if let (Some(bare), Some(fit)) = (bare, fit) {
+            writeln!(
+                text,
+                "| {workload} | {:.1} | {:.1} | {:+.1}% |",
+                bare * 1e-6,
+                fit * 1e-6,
+                (fit / bare - 1.0) * 100.0
+            )
+            .expect("writing to a String cannot fail");
+        }
+    }
+    text
+}
+
+fn summary_json(rows: &[Row], overhead: &Overhead, options: &BenchOptions) -> String {
+    let number =
+        |value: Option<f64>| value.map_or("null".to_string(), |value| format!("{value:.1}"));
+    let mut json = format!(
+        "{{\n  \"quick\": {},\n  \"torch_threads\": {},\n  \"workloads\": [\n",
+        options.quick, options.threads
+    );
+    for (idx, row) in rows.iter().enumerate() {
+        writeln!(
+            json,
+            "    {{\"workload\": \"{}\", \"backend\": \"{}\", \"train_samples_per_s\": {:.1}, \"infer_samples_per_s\": {:.1}, \"torch_train_samples_per_s\": {}, \"torch_infer_samples_per_s\": {}}}{}",
+            row.workload,
+            row.backend,
+            row.train,
+            row.infer,
+            number(row.torch.map(|torch| torch.0)),
+            number(row.torch.map(|torch| torch.1)),
+            if idx + 1 == rows.len() { "" } else { "," }
+        )
+        .expect("writing to a String cannot fail");
+    }
+    json.push_str("  ],\n  \"training_loop_overhead\": [\n");
+    for (idx, (workload, bare, fit)) in overhead.iter().enumerate() {
+        writeln!(
+            json,
+            "    {{\"workload\": \"{workload}\", \"bare_ns\": {}, \"fit_ns\": {}}}{}",
+            number(*bare),
+            number(*fit),
+            if idx + 1 == overhead.len() { "" } else { "," }
+        )
+        .expect("writing to a String cannot fail");
+    }
+    json.push_str("  ]\n}\n");
+    json
 }

@@ -49,6 +49,7 @@ mod heatmap;
 mod history;
 mod labels;
 pub mod language_model;
+mod lr_plot;
 mod numeric;
 pub mod probabilistic;
 pub mod regression;
@@ -68,6 +69,7 @@ pub use error::Error;
 pub use heatmap::confusion_matrix_svg;
 pub use history::EpochRecord;
 pub use language_model::{cross_entropy_from_logits, perplexity};
+pub use lr_plot::lr_find_svg;
 pub use probabilistic::{
     RocCurve, log_loss, roc_auc_ovr_macro, roc_auc_score, roc_curve, top_k_accuracy_score,
 };

@@ -9,11 +9,30 @@
 //! This crate reads no files and knows nothing about training: it only computes forward passes.
 
 mod activation;
+mod attention;
+mod gpt;
 mod mlp;
 mod model;
+mod recurrent;
+mod recurrent_classifier;
+mod spec;
 mod state_dict;
+mod transformer;
+mod vit;
 
 pub use activation::Activation;
+pub use attention::{KeyValueCache, MultiHeadAttention, MultiHeadAttentionConfig};
+pub use gpt::{GenerationConfig, Gpt, GptCache, GptConfig};
 pub use mlp::{Mlp, MlpConfig, MlpSpec};
-pub use model::{Error, Model, ModelSpec};
+pub use model::{Error, Model, ModelInput, ModelSpec};
+pub use recurrent::{CellKind, Recurrent, RecurrentConfig};
+pub use recurrent_classifier::{
+    Pooling, RecurrentClassifier, RecurrentClassifierConfig, RecurrentInput,
+};
+pub use spec::{GptSpec, InputShape, RecurrentSpec, TransformerSpec, VitSpec};
 pub use state_dict::StateDict;
+pub use transformer::{
+    EncoderLayer, EncoderLayerConfig, Positions, TransformerClassifier,
+    TransformerClassifierConfig, TransformerPooling, sinusoidal_positions,
+};
+pub use vit::{Vit, VitConfig, patchify};

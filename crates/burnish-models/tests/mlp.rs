@@ -5,7 +5,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Int, Tensor, TensorData};
 use burnish_backend::BackendKind;
-use burnish_models::{Activation, MlpSpec, ModelSpec};
+use burnish_models::{Activation, MlpSpec, ModelInput, ModelSpec};
 use rstest::rstest;
 
 fn spec(hidden: Vec<usize>, dropout: f64, layer_norm: bool) -> ModelSpec {
@@ -24,7 +24,7 @@ fn spec(hidden: Vec<usize>, dropout: f64, layer_norm: bool) -> ModelSpec {
 fn output_has_one_row_per_input_and_one_column_per_class(#[case] backend: BackendKind) {
     let device = backend.open().unwrap();
     let model = spec(vec![16, 8], 0.0, true).build(5, 3, &device).unwrap();
-    let output = model.forward(Tensor::zeros([7, 5], &device));
+    let output = model.forward(ModelInput::Features(Tensor::zeros([7, 5], &device)));
     assert_eq!(output.dims(), [7, 3]);
 }
 
@@ -40,7 +40,10 @@ fn every_parameter_gets_a_gradient(#[case] backend: BackendKind) {
         burn::tensor::Distribution::Normal(0.0, 1.0),
         &device,
     );
-    let loss = model.forward(inputs).powi_scalar(2).mean();
+    let loss = model
+        .forward(ModelInput::Features(inputs))
+        .powi_scalar(2)
+        .mean();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     struct Missing<'a> {
         grads: &'a GradientsParams,
@@ -84,7 +87,10 @@ fn a_tiny_data_set_is_learned_to_near_zero_loss(#[case] backend: BackendKind) {
     let mut optimizer = AdamConfig::new().init();
     let mut last_loss = f32::INFINITY;
     for _ in 0..300 {
-        let loss = loss_fn.forward(model.forward(inputs.clone()), targets.clone());
+        let loss = loss_fn.forward(
+            model.forward(ModelInput::Features(inputs.clone())),
+            targets.clone(),
+        );
         last_loss = loss.clone().into_scalar::<f32>();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optimizer.step(0.05, model, grads);
@@ -106,11 +112,17 @@ fn saved_weights_load_back_to_the_same_outputs(#[case] backend: BackendKind) {
         burn::tensor::Distribution::Normal(0.0, 1.0),
         &device,
     );
-    let expected = model.valid().forward(inputs.clone()).into_data();
+    let expected = model
+        .valid()
+        .forward(ModelInput::Features(inputs.clone()))
+        .into_data();
     model.clone().save_file(&path).unwrap();
     let fresh = spec(vec![8, 8], 0.2, true).build(3, 4, &device).unwrap();
     let loaded = fresh.load_file(&path);
-    let actual = loaded.valid().forward(inputs).into_data();
+    let actual = loaded
+        .valid()
+        .forward(ModelInput::Features(inputs))
+        .into_data();
     actual.assert_eq(&expected, true);
 }
 

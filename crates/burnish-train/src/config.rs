@@ -30,6 +30,81 @@ pub struct TrainConfig {
     /// Rescale all gradients together when their global L2 norm exceeds this, as PyTorch's
     /// `clip_grad_norm_`.
     pub grad_clip_norm: Option<f64>,
+    /// Label smoothing of the classification loss, as PyTorch's `label_smoothing`.
+    pub label_smoothing: f64,
+    /// Weights of the classes in the training loss: `"balanced"` (scikit-learn's
+    /// `n_samples / (n_classes * count)`) or one weight per class, in the order of the class
+    /// names (sorted, as in the report).
+    pub class_weights: Option<ClassWeights>,
+    /// L1 penalty on the weights (parameters of two or more dimensions, not biases or norm
+    /// scales), added to the training loss.
+    pub l1: f64,
+    /// L2 penalty on the weights, added to the training loss (Keras's kernel regulariser;
+    /// the optimizer's `weight_decay` acts on the gradient instead).
+    pub l2: f64,
+    /// Sum the gradients of this many batches before each optimizer step (each batch's loss
+    /// divided by it), as Lightning's `accumulate_grad_batches`.
+    pub accumulate_grad_batches: usize,
+    /// Train on one batch and validate on one batch, then stop: checks a configuration in
+    /// seconds (Lightning's `fast_dev_run`).
+    pub fast_dev_run: bool,
+}
+
+/// The `class_weights` key of `[train]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ClassWeights {
+    /// A named rule; only `"balanced"` exists.
+    Rule(ClassWeightRule),
+    /// One weight per class.
+    PerClass(Vec<f64>),
+}
+
+/// A named rule for class weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassWeightRule {
+    /// Weights inversely proportional to the class frequencies of the training split.
+    Balanced,
+}
+
+impl ClassWeights {
+    /// The weight of every class, given each training example's class.
+    pub fn resolve(&self, classes: &[usize], n_classes: usize) -> Result<Vec<f32>, Error> {
+        match self {
+            Self::PerClass(weights) => {
+                if weights.len() != n_classes {
+                    return Err(invalid(
+                        "train.class_weights",
+                        format!("{} weights given for {n_classes} classes", weights.len()),
+                    ));
+                }
+                if let Some(weight) = weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+                    return Err(invalid(
+                        "train.class_weights",
+                        format!("{weight} is not a non-negative number"),
+                    ));
+                }
+                Ok(weights.iter().map(|&weight| weight as f32).collect())
+            }
+            Self::Rule(ClassWeightRule::Balanced) => {
+                let mut counts = vec![0usize; n_classes];
+                for &class in classes {
+                    counts[class] += 1;
+                }
+                Ok(counts
+                    .iter()
+                    .map(|&count| {
+                        if count == 0 {
+                            0.0
+                        } else {
+                            (classes.len() as f64 / (n_classes as f64 * count as f64)) as f32
+                        }
+                    })
+                    .collect())
+            }
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -43,6 +118,12 @@ impl Default for TrainConfig {
             early_stopping: None,
             reduce_on_plateau: None,
             grad_clip_norm: None,
+            label_smoothing: 0.0,
+            class_weights: None,
+            l1: 0.0,
+            l2: 0.0,
+            accumulate_grad_batches: 1,
+            fast_dev_run: false,
         }
     }
 }
@@ -85,6 +166,26 @@ impl TrainConfig {
             return Err(invalid(
                 "train.reduce_on_plateau.factor",
                 format!("{} is not in (0, 1)", plateau.factor),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(invalid(
+                "train.label_smoothing",
+                format!("{} is not in [0, 1)", self.label_smoothing),
+            ));
+        }
+        for (field, value) in [("train.l1", self.l1), ("train.l2", self.l2)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(invalid(
+                    field,
+                    format!("{value} is not a non-negative number"),
+                ));
+            }
+        }
+        if self.accumulate_grad_batches == 0 {
+            return Err(invalid(
+                "train.accumulate_grad_batches",
+                "must be at least 1",
             ));
         }
         self.schedule.validate(self.epochs)
@@ -321,6 +422,13 @@ pub struct EarlyStoppingConfig {
     /// Put back the best epoch's weights when training ends.
     #[serde(default = "default_restore_best")]
     pub restore_best: bool,
+    /// A value the metric must beat to count as an improvement at all (Keras's `baseline`):
+    /// training stops after `patience` epochs that do not beat it.
+    #[serde(default)]
+    pub baseline: Option<f64>,
+    /// Epochs to train before watching the metric at all (Keras's `start_from_epoch`).
+    #[serde(default)]
+    pub start_from_epoch: usize,
 }
 
 fn default_monitor() -> String {

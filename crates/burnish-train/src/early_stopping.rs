@@ -1,15 +1,16 @@
 //! Stopping when a monitored metric has not improved for `patience` epochs.
 
 use burnish_metrics::EpochRecord;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{EarlyStoppingConfig, MonitorMode};
+use crate::config::EarlyStoppingConfig;
+use crate::metric_watch::MetricWatch;
 
 /// The state of early stopping during a run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStopping {
     config: EarlyStoppingConfig,
-    mode: MonitorMode,
-    best: Option<(usize, f64)>,
+    watch: MetricWatch,
     epochs_without_improvement: usize,
 }
 
@@ -27,18 +28,21 @@ pub enum Verdict {
 impl EarlyStopping {
     /// Starts watching `config.monitor`.
     pub fn new(config: EarlyStoppingConfig) -> Self {
-        let mode = config.mode();
+        let watch = MetricWatch::new(&config.monitor, config.mode(), config.min_delta);
+        let watch = match config.baseline {
+            Some(baseline) => watch.with_baseline(baseline),
+            None => watch,
+        };
         Self {
             config,
-            mode,
-            best: None,
+            watch,
             epochs_without_improvement: 0,
         }
     }
 
-    /// The best epoch so far and its value.
+    /// The best epoch so far and its value; epoch 0 when no epoch has beaten the baseline.
     pub fn best(&self) -> Option<(usize, f64)> {
-        self.best
+        self.watch.best()
     }
 
     /// Whether the best epoch's weights are to be restored at the end.
@@ -48,28 +52,26 @@ impl EarlyStopping {
 
     /// Takes one epoch's record into account.
     ///
-    /// A NaN value never counts as an improvement.
+    /// Epochs before `start_from_epoch` are not watched at all (Keras's warm-up); a NaN value
+    /// never counts as an improvement.
     pub fn update(&mut self, record: &EpochRecord) -> Verdict {
-        let Some(&value) = record.values.get(&self.config.monitor) else {
+        if record.epoch <= self.config.start_from_epoch {
             return Verdict::Wait;
-        };
-        let improved = match self.best {
-            None => !value.is_nan(),
-            Some((_, best)) => match self.mode {
-                MonitorMode::Min => value < best - self.config.min_delta,
-                MonitorMode::Max => value > best + self.config.min_delta,
-            },
-        };
-        if improved {
-            self.best = Some((record.epoch, value));
-            self.epochs_without_improvement = 0;
-            return Verdict::Improved;
         }
-        self.epochs_without_improvement += 1;
-        if self.epochs_without_improvement >= self.config.patience {
-            Verdict::Stop
-        } else {
-            Verdict::Wait
+        match self.watch.observe(record) {
+            None => Verdict::Wait,
+            Some(true) => {
+                self.epochs_without_improvement = 0;
+                Verdict::Improved
+            }
+            Some(false) => {
+                self.epochs_without_improvement += 1;
+                if self.epochs_without_improvement >= self.config.patience {
+                    Verdict::Stop
+                } else {
+                    Verdict::Wait
+                }
+            }
         }
     }
 }
@@ -95,11 +97,57 @@ mod tests {
             patience: 2,
             min_delta: 0.01,
             restore_best: true,
+            baseline: None,
+            start_from_epoch: 0,
         });
         assert_eq!(early_stopping.update(&record(1, 1.0)), Verdict::Improved);
         assert_eq!(early_stopping.update(&record(2, 0.5)), Verdict::Improved);
         assert_eq!(early_stopping.update(&record(3, 0.495)), Verdict::Wait);
         assert_eq!(early_stopping.update(&record(4, 0.6)), Verdict::Stop);
         assert_eq!(early_stopping.best(), Some((2, 0.5)));
+    }
+}
+
+#[cfg(test)]
+mod keras_options {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn config(baseline: Option<f64>, start_from_epoch: usize) -> EarlyStoppingConfig {
+        EarlyStoppingConfig {
+            monitor: "valid_loss".into(),
+            mode: None,
+            patience: 2,
+            min_delta: 0.0,
+            restore_best: true,
+            baseline,
+            start_from_epoch,
+        }
+    }
+
+    fn record(epoch: usize, loss: f64) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            values: BTreeMap::from([("valid_loss".to_string(), loss)]),
+        }
+    }
+
+    #[test]
+    fn a_baseline_never_beaten_stops_after_patience() {
+        let mut early_stopping = EarlyStopping::new(config(Some(0.5), 0));
+        assert_eq!(early_stopping.update(&record(1, 0.7)), Verdict::Wait);
+        assert_eq!(early_stopping.update(&record(2, 0.6)), Verdict::Stop);
+        assert_eq!(early_stopping.best(), Some((0, 0.5)));
+    }
+
+    #[test]
+    fn epochs_before_start_from_epoch_are_not_watched() {
+        let mut early_stopping = EarlyStopping::new(config(None, 3));
+        for epoch in 1..=3 {
+            assert_eq!(early_stopping.update(&record(epoch, 9.0)), Verdict::Wait);
+        }
+        assert_eq!(early_stopping.best(), None);
+        assert_eq!(early_stopping.update(&record(4, 1.0)), Verdict::Improved);
     }
 }

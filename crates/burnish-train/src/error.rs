@@ -23,6 +23,26 @@ pub enum Error {
         /// The loss value (`NaN`, `inf` or `-inf`).
         value: f32,
     },
+    /// A checkpoint cannot be read or written.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Training was interrupted (Ctrl-C) after a batch; a checkpoint holds everything so far.
+    #[error(
+        "interrupted at epoch {epoch}, batch {batch}; the checkpoint {checkpoint} holds the run so far"
+    )]
+    Interrupted {
+        /// The 1-based epoch.
+        epoch: usize,
+        /// The 1-based batch within the epoch.
+        batch: usize,
+        /// The checkpoint written.
+        checkpoint: std::path::PathBuf,
+    },
     /// Writing an output file failed.
     #[error("cannot write {path}: {source}")]
     Write {

@@ -1,20 +1,24 @@
 //! The training loop.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::Module;
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Device;
-use burnish_data::{BatchTargets, EpochOrder, TabularDataset};
+use burnish_data::{BatchTargets, EpochOrder};
 use burnish_metrics::EpochRecord;
 use burnish_models::Model;
 
+use crate::checkpoint::{Checkpoint, LoopState, write_checkpoint};
 use crate::clip::clip_global_norm;
 use crate::config::invalid;
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::objective::Loss;
+use crate::penalty::weight_penalty;
 use crate::plateau::ReduceOnPlateau;
-use crate::{Callback, Error, History, Objective, TrainConfig};
+use crate::{BatchProgress, Callback, Error, Examples, History, Objective, TrainConfig};
 
 /// What training returns.
 #[derive(Debug)]
@@ -30,19 +34,30 @@ pub struct Fitted {
 }
 
 /// The data a run trains on and validates with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct FitData<'a> {
-    /// The rows the optimizer learns from.
-    pub train: &'a TabularDataset,
-    /// The rows measured after every epoch (early stopping watches them).
-    pub valid: &'a TabularDataset,
+    /// The examples the optimizer learns from.
+    pub train: &'a dyn Examples,
+    /// The examples measured after every epoch (early stopping watches them).
+    pub valid: &'a dyn Examples,
 }
 
-/// Trains `model` on `data.train`, measuring `data.valid` after every epoch.
-///
-/// `model` must have been built on an autodiff device (`device.clone().autodiff()`);
-/// `device` is the plain device that evaluation runs on. The order of the training rows in
-/// epoch `e` depends only on `seed` and `e`.
+/// How a run is seeded, checkpointed, resumed and interrupted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FitOptions<'a> {
+    /// Seeds the data order of every epoch and the random numbers (dropout) of every batch.
+    pub seed: u64,
+    /// A folder to write a checkpoint into after every epoch; `None` writes none.
+    pub checkpoints: Option<&'a Path>,
+    /// A checkpoint to continue from; the model passed in must be built as the run built it.
+    pub resume: Option<&'a Checkpoint>,
+    /// When set (by a Ctrl-C handler), training stops after the current batch, writes a
+    /// checkpoint and returns [`Error::Interrupted`].
+    pub interrupt: Option<&'a AtomicBool>,
+}
+
+/// Trains `model` on `data.train`, measuring `data.valid` after every epoch, without
+/// checkpoints; see [`fit_with`].
 pub fn fit(
     model: Model,
     data: FitData<'_>,
@@ -52,8 +67,284 @@ pub fn fit(
     device: &Device,
     callbacks: &mut [&mut dyn Callback],
 ) -> Result<Fitted, Error> {
+    let options = FitOptions {
+        seed,
+        ..FitOptions::default()
+    };
+    fit_with(model, data, objective, config, &options, device, callbacks)
+}
+
+/// Trains `model` on `data.train`, measuring `data.valid` after every epoch.
+///
+/// `model` must have been built on an autodiff device (`device.clone().autodiff()`);
+/// `device` is the plain device that evaluation runs on. The order of the training examples
+/// in epoch `e` depends only on the seed and `e`, and the random numbers of batch `b` only on
+/// the seed, `e` and `b`: a run resumed from the checkpoint of any epoch ends with the same
+/// weights, bit for bit on the CPU backends, as a run that never stopped.
+pub fn fit_with(
+    model: Model,
+    data: FitData<'_>,
+    objective: Objective,
+    config: &TrainConfig,
+    options: &FitOptions<'_>,
+    device: &Device,
+    callbacks: &mut [&mut dyn Callback],
+) -> Result<Fitted, Error> {
     let FitData { train, valid } = data;
     config.validate()?;
+    check_monitors(objective, config)?;
+    if train.n_examples() == 0 {
+        return Err(invalid("data.split.train", "the training split is empty"));
+    }
+    let class_weights = class_weights(train, objective, config)?;
+    if config.label_smoothing > 0.0 && objective == Objective::Regression {
+        return Err(invalid(
+            "train.label_smoothing",
+            "applies to classification only",
+        ));
+    }
+
+    let autodiff_device = device.clone().autodiff();
+    let loss_fn = Loss::weighted(class_weights, config.label_smoothing, &autodiff_device);
+    let valid_loss_fn = Loss::new(device);
+    let mut optimizer = config.optimizer.init();
+    let batches_per_epoch = EpochOrder::sequential(train.n_examples())
+        .batches(config.batch_size, config.drop_last)
+        .count();
+    let accumulate = config.accumulate_grad_batches;
+    let steps_per_epoch = batches_per_epoch.div_ceil(accumulate);
+    let total_steps = steps_per_epoch * config.epochs;
+
+    let mut model = model;
+    let mut best_model: Option<Model> = None;
+    let mut state = LoopState {
+        epochs_done: 0,
+        batches_done: 0,
+        total_batches: 0,
+        step: 0,
+        partial_loss_sum: 0.0,
+        partial_predictions: 0,
+        lr: config.optimizer.lr(),
+        history: Vec::new(),
+        early_stopping: config.early_stopping.clone().map(EarlyStopping::new),
+        plateau: config.reduce_on_plateau.clone().map(ReduceOnPlateau::new),
+        best_epoch: None,
+        stopped: None,
+    };
+    if let Some(checkpoint) = options.resume {
+        model = checkpoint.load_model(model)?;
+        best_model = checkpoint.load_best(&model)?;
+        optimizer = checkpoint.load_optimizer(optimizer)?;
+        state = checkpoint.state.clone();
+    }
+    let mut summary = match &state.stopped {
+        Some(summary) => summary.clone(),
+        None => format!("trained for all {} epochs", config.epochs),
+    };
+    if options.resume.is_some() && state.stopped.is_none() {
+        summary = format!("resumed after epoch {}; {summary}", state.epochs_done);
+    }
+
+    for callback in callbacks.iter_mut() {
+        callback.on_train_begin(config.epochs);
+    }
+    let first_epoch = state.epochs_done + 1;
+    let last_epoch = if state.stopped.is_some() {
+        state.epochs_done
+    } else if config.fast_dev_run {
+        first_epoch.min(config.epochs)
+    } else {
+        config.epochs
+    };
+    for epoch in first_epoch..=last_epoch {
+        for callback in callbacks.iter_mut() {
+            callback.on_epoch_begin(epoch);
+        }
+        let order = EpochOrder::shuffled(train.n_examples(), options.seed, epoch);
+        let batches: Vec<&[usize]> = order
+            .batches(config.batch_size, config.drop_last)
+            .take(if config.fast_dev_run { 1 } else { usize::MAX })
+            .collect();
+        let mut accumulator = GradientsAccumulator::<Model>::new();
+        let mut accumulated = 0;
+        for (batch_idx, rows) in batches.iter().enumerate().skip(state.batches_done) {
+            for callback in callbacks.iter_mut() {
+                callback.on_batch_begin(epoch, batch_idx + 1);
+            }
+            autodiff_device.seed(batch_seed(options.seed, epoch, batch_idx));
+            let mut lr = config.schedule.lr(
+                config.optimizer.lr(),
+                state.step,
+                steps_per_epoch,
+                total_steps,
+            );
+            if let Some(plateau) = &state.plateau {
+                lr = plateau.apply(lr);
+            }
+            state.lr = lr;
+            let batch = train.batch(rows, &autodiff_device);
+            let outputs = model.forward(batch.inputs);
+            let batch_predictions = outputs.dims()[0];
+            let loss = loss_fn.forward(outputs, batch.targets);
+            let loss_value = loss.clone().into_scalar::<f32>();
+            if !loss_value.is_finite() {
+                return Err(Error::NonFiniteLoss {
+                    epoch,
+                    batch: batch_idx + 1,
+                    value: loss_value,
+                });
+            }
+            state.partial_loss_sum += loss_value as f64 * batch_predictions as f64;
+            state.partial_predictions += batch_predictions;
+            let loss = match weight_penalty(&model, config.l1, config.l2) {
+                Some(penalty) => loss + penalty,
+                None => loss,
+            };
+            let loss = if accumulate > 1 {
+                loss.div_scalar(accumulate as f64)
+            } else {
+                loss
+            };
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            accumulated += 1;
+            let group_done = accumulated == accumulate || batch_idx + 1 == batches.len();
+            let grads = if accumulate > 1 {
+                accumulator.accumulate(&model, grads);
+                group_done.then(|| accumulator.grads())
+            } else {
+                Some(grads)
+            };
+            if let Some(mut grads) = grads {
+                if let Some(max_norm) = config.grad_clip_norm {
+                    clip_global_norm(&model, &mut grads, max_norm);
+                }
+                model = optimizer.step(lr, model, grads);
+                state.step += 1;
+                accumulated = 0;
+            }
+            state.batches_done = batch_idx + 1;
+            state.total_batches += 1;
+            let progress = BatchProgress {
+                epoch,
+                batch: batch_idx + 1,
+                batches_per_epoch: batches.len(),
+                examples: rows.len(),
+                loss: loss_value as f64,
+                epoch_loss: state.partial_loss_sum / state.partial_predictions.max(1) as f64,
+            };
+            for callback in callbacks.iter_mut() {
+                callback.on_batch_end(&progress);
+            }
+            let interrupted = options
+                .interrupt
+                .is_some_and(|flag| flag.load(Ordering::SeqCst));
+            if interrupted
+                && accumulated == 0
+                && let Some(checkpoints) = options.checkpoints
+            {
+                let best = best_model.as_ref();
+                let checkpoint = write_checkpoint(checkpoints, &model, best, &optimizer, &state)?;
+                return Err(Error::Interrupted {
+                    epoch,
+                    batch: batch_idx + 1,
+                    checkpoint,
+                });
+            }
+        }
+
+        let mut values = BTreeMap::new();
+        values.insert("lr".to_string(), state.lr);
+        values.insert(
+            "train_loss".to_string(),
+            state.partial_loss_sum / state.partial_predictions.max(1) as f64,
+        );
+        let max_valid_batches = if config.fast_dev_run { 1 } else { usize::MAX };
+        values.extend(evaluate(
+            &model.valid(),
+            valid,
+            objective,
+            &valid_loss_fn,
+            config.batch_size,
+            max_valid_batches,
+            device,
+        ));
+        let record = EpochRecord { epoch, values };
+        for callback in callbacks.iter_mut() {
+            callback.on_epoch_end(&record);
+        }
+        if let Some(plateau) = &mut state.plateau {
+            plateau.update(&record);
+        }
+        let verdict = state
+            .early_stopping
+            .as_mut()
+            .map(|early_stopping| early_stopping.update(&record));
+        state.history.push(record);
+        state.epochs_done = epoch;
+        state.batches_done = 0;
+        state.partial_loss_sum = 0.0;
+        state.partial_predictions = 0;
+        match verdict {
+            Some(Verdict::Improved) => {
+                best_model = Some(model.clone());
+                state.best_epoch = Some(epoch);
+            }
+            Some(Verdict::Stop) => {
+                summary = format!("stopped early after epoch {epoch}");
+                state.stopped = Some(summary.clone());
+            }
+            Some(Verdict::Wait) | None => {}
+        }
+        if config.fast_dev_run {
+            summary = "fast_dev_run: one training batch and one validation batch ran".to_string();
+        } else if let Some(checkpoints) = options.checkpoints {
+            write_checkpoint(checkpoints, &model, best_model.as_ref(), &optimizer, &state)?;
+        }
+        if state.stopped.is_some() {
+            break;
+        }
+    }
+
+    let epochs_run = state.history.len();
+    let restore = state
+        .early_stopping
+        .as_ref()
+        .is_some_and(EarlyStopping::restore_best);
+    let (weights_epoch, model) = match (restore, state.best_epoch, best_model) {
+        (true, Some(best_epoch), Some(best)) => {
+            let best_value = state
+                .early_stopping
+                .as_ref()
+                .and_then(EarlyStopping::best)
+                .map_or(f64::NAN, |(_, value)| value);
+            summary.push_str(&format!(
+                "; restored the weights of epoch {best_epoch} ({} {best_value:.4})",
+                config
+                    .early_stopping
+                    .as_ref()
+                    .map_or("", |config| config.monitor.as_str())
+            ));
+            (best_epoch, best)
+        }
+        _ => (epochs_run, model),
+    };
+    for callback in callbacks.iter_mut() {
+        callback.on_train_end(&summary);
+    }
+    let mut history = History::default();
+    for record in state.history {
+        history.push(record);
+    }
+    Ok(Fitted {
+        model,
+        history,
+        weights_epoch,
+        summary,
+    })
+}
+
+/// Every monitored metric must be one the objective records, checked before training.
+fn check_monitors(objective: Objective, config: &TrainConfig) -> Result<(), Error> {
     let monitored = [
         (
             "train.early_stopping.monitor",
@@ -77,141 +368,62 @@ pub fn fit(
             ));
         }
     }
-    let mut early_stopping = config.early_stopping.clone().map(EarlyStopping::new);
-    let mut plateau = config.reduce_on_plateau.clone().map(ReduceOnPlateau::new);
-    if train.n_rows() == 0 {
-        return Err(invalid("data.split.train", "the training split is empty"));
-    }
+    Ok(())
+}
 
-    let autodiff_device = device.clone().autodiff();
-    let loss_fn = Loss::new(&autodiff_device);
-    let valid_loss_fn = Loss::new(device);
-    let mut optimizer = config.optimizer.init();
-    let steps_per_epoch = EpochOrder::sequential(train.n_rows())
-        .batches(config.batch_size, config.drop_last)
-        .count();
-    let total_steps = steps_per_epoch * config.epochs;
-    let mut model = model;
-    let mut best_model: Option<(usize, Model)> = None;
-    let mut history = History::default();
-    let mut step = 0;
-    let mut summary = format!("trained for all {} epochs", config.epochs);
-
-    for callback in callbacks.iter_mut() {
-        callback.on_train_begin(config.epochs);
-    }
-    for epoch in 1..=config.epochs {
-        let order = EpochOrder::shuffled(train.n_rows(), seed, epoch);
-        let mut loss_sum = 0.0;
-        let mut rows_seen = 0;
-        let mut lr = config.optimizer.lr();
-        for (batch_idx, rows) in order
-            .batches(config.batch_size, config.drop_last)
-            .enumerate()
-        {
-            lr = config
-                .schedule
-                .lr(config.optimizer.lr(), step, steps_per_epoch, total_steps);
-            if let Some(plateau) = &plateau {
-                lr = plateau.apply(lr);
-            }
-            let batch = train.batch(rows, &autodiff_device);
-            let outputs = model.forward(batch.inputs);
-            let loss = loss_fn.forward(outputs, batch.targets);
-            let loss_value = loss.clone().into_scalar::<f32>();
-            if !loss_value.is_finite() {
-                return Err(Error::NonFiniteLoss {
-                    epoch,
-                    batch: batch_idx + 1,
-                    value: loss_value,
-                });
-            }
-            loss_sum += loss_value as f64 * rows.len() as f64;
-            rows_seen += rows.len();
-            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-            if let Some(max_norm) = config.grad_clip_norm {
-                clip_global_norm(&model, &mut grads, max_norm);
-            }
-            model = optimizer.step(lr, model, grads);
-            step += 1;
-        }
-
-        let mut values = BTreeMap::new();
-        values.insert("lr".to_string(), lr);
-        values.insert("train_loss".to_string(), loss_sum / rows_seen.max(1) as f64);
-        values.extend(evaluate(
-            &model.valid(),
-            valid,
-            objective,
-            &valid_loss_fn,
-            config.batch_size,
-            device,
-        ));
-        let record = EpochRecord { epoch, values };
-        for callback in callbacks.iter_mut() {
-            callback.on_epoch_end(&record);
-        }
-        if let Some(plateau) = &mut plateau {
-            plateau.update(&record);
-        }
-        let verdict = early_stopping
-            .as_mut()
-            .map(|early_stopping| early_stopping.update(&record));
-        history.push(record);
-        match verdict {
-            Some(Verdict::Improved) => best_model = Some((epoch, model.clone())),
-            Some(Verdict::Stop) => {
-                summary = format!("stopped early after epoch {epoch}");
-                break;
-            }
-            Some(Verdict::Wait) | None => {}
-        }
-    }
-
-    let last_epoch = history.records().len();
-    let (weights_epoch, model) = match (&early_stopping, best_model) {
-        (Some(early_stopping), Some((best_epoch, best))) if early_stopping.restore_best() => {
-            let (_, best_value) = early_stopping.best().unwrap_or((best_epoch, f64::NAN));
-            summary.push_str(&format!(
-                "; restored the weights of epoch {best_epoch} ({} {best_value:.4})",
-                config
-                    .early_stopping
-                    .as_ref()
-                    .map_or("", |config| config.monitor.as_str())
-            ));
-            (best_epoch, best)
-        }
-        _ => (last_epoch, model),
+/// The class weights of the training loss, resolved against the training examples.
+fn class_weights(
+    train: &dyn Examples,
+    objective: Objective,
+    config: &TrainConfig,
+) -> Result<Option<Vec<f32>>, Error> {
+    let Some(weights) = &config.class_weights else {
+        return Ok(None);
     };
-    for callback in callbacks.iter_mut() {
-        callback.on_train_end(&summary);
-    }
-    Ok(Fitted {
-        model,
-        history,
-        weights_epoch,
-        summary,
-    })
+    let (Objective::Classification { n_classes }, Some(classes)) = (objective, train.classes())
+    else {
+        return Err(invalid(
+            "train.class_weights",
+            "applies to classification of labelled examples only",
+        ));
+    };
+    weights.resolve(classes, n_classes).map(Some)
+}
+
+/// The seed of batch `batch` of epoch `epoch`: SplitMix64's finaliser over the three, so that
+/// neighbouring batches get unrelated streams.
+fn batch_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let golden = 0x9e37_79b9_7f4a_7c15u64;
+    mix(mix(mix(seed.wrapping_add(golden)) ^ epoch as u64) ^ batch as u64)
 }
 
 /// The validation metrics of one epoch: mean loss, and accuracy or RMSE.
 fn evaluate(
     model: &Model,
-    valid: &TabularDataset,
+    valid: &dyn Examples,
     objective: Objective,
     loss_fn: &Loss,
     batch_size: usize,
+    max_batches: usize,
     device: &Device,
 ) -> BTreeMap<String, f64> {
     let mut values = BTreeMap::new();
-    if valid.n_rows() == 0 {
+    if valid.n_examples() == 0 {
         return values;
     }
     let mut loss_sum = 0.0;
     let mut correct = 0usize;
-    for rows in EpochOrder::sequential(valid.n_rows()).batches(batch_size, false) {
+    let mut n_predictions = 0usize;
+    let order = EpochOrder::sequential(valid.n_examples());
+    for rows in order.batches(batch_size, false).take(max_batches) {
         let batch = valid.batch(rows, device);
         let outputs = model.forward(batch.inputs);
+        let batch_predictions = outputs.dims()[0];
         if let BatchTargets::Classes(classes) = &batch.targets {
             let predicted = outputs.clone().argmax(1).flatten::<1>(0, 1);
             correct += predicted
@@ -221,14 +433,15 @@ fn evaluate(
                 .into_scalar::<i64>() as usize;
         }
         let loss = loss_fn.forward(outputs, batch.targets);
-        loss_sum += loss.into_scalar::<f32>() as f64 * rows.len() as f64;
+        loss_sum += loss.into_scalar::<f32>() as f64 * batch_predictions as f64;
+        n_predictions += batch_predictions;
     }
-    let n_rows = valid.n_rows() as f64;
-    let mean_loss = loss_sum / n_rows;
+    let n_predictions = n_predictions as f64;
+    let mean_loss = loss_sum / n_predictions;
     values.insert("valid_loss".to_string(), mean_loss);
     match objective {
         Objective::Classification { .. } => {
-            values.insert("valid_accuracy".to_string(), correct as f64 / n_rows);
+            values.insert("valid_accuracy".to_string(), correct as f64 / n_predictions);
         }
         Objective::Regression => {
             values.insert("valid_rmse".to_string(), mean_loss.sqrt());

@@ -1,7 +1,7 @@
 //! The Burnish training loop.
 //!
-//! [`fit`] trains a [`Model`](burnish_models::Model) on a
-//! [`TabularDataset`](burnish_data::TabularDataset) with the optimizer, learning-rate schedule,
+//! [`fit`] trains a [`Model`](burnish_models::Model) on any [`Examples`] (feature rows, texts,
+//! series windows, images or a token stream) with the optimizer, learning-rate schedule,
 //! early stopping and gradient clipping of a [`TrainConfig`], reports each epoch to
 //! [`Callback`]s, and returns the trained model with its [`History`]. [`predict`] runs the
 //! inference copy of a model over a data set.
@@ -10,25 +10,37 @@
 //! callers ask for (the history as CSV).
 
 mod callback;
+mod checkpoint;
 mod clip;
 mod config;
 mod early_stopping;
 mod error;
+mod examples;
 mod fit;
 mod history;
+mod lr_find;
+mod metric_watch;
 mod objective;
+mod penalty;
 mod plateau;
 mod predict;
 mod schedule;
 
-pub use callback::{Callback, EpochLogger};
+pub use callback::{BatchProgress, Callback, EpochLogger, epoch_line};
+pub use checkpoint::Checkpoint;
 pub use clip::clip_global_norm;
-pub use config::{EarlyStoppingConfig, MonitorMode, OptimizerSpec, TrainConfig};
+pub use config::{
+    ClassWeightRule, ClassWeights, EarlyStoppingConfig, MonitorMode, OptimizerSpec, TrainConfig,
+};
 pub use early_stopping::EarlyStopping;
 pub use error::Error;
-pub use fit::{FitData, Fitted, fit};
+pub use examples::{Batch, Examples};
+pub use fit::{FitData, FitOptions, Fitted, fit, fit_with};
 pub use history::History;
+pub use lr_find::{LrFindConfig, LrFinding, lr_find};
+pub use metric_watch::MetricWatch;
 pub use objective::Objective;
+pub use penalty::weight_penalty;
 pub use plateau::{ReduceOnPlateau, ReduceOnPlateauConfig};
 pub use predict::{Predictions, predict};
 pub use schedule::ScheduleSpec;

@@ -40,9 +40,23 @@ pub(crate) struct Loss {
 }
 
 impl Loss {
+    /// The plain loss: unweighted, unsmoothed (what validation reports).
     pub(crate) fn new(device: &Device) -> Self {
+        Self::weighted(None, 0.0, device)
+    }
+
+    /// The training loss, with optional class weights and label smoothing; for classes both
+    /// follow PyTorch's `cross_entropy` (the weighted mean divides by the targets' weights).
+    pub(crate) fn weighted(
+        class_weights: Option<Vec<f32>>,
+        label_smoothing: f64,
+        device: &Device,
+    ) -> Self {
+        let config = CrossEntropyLossConfig::new()
+            .with_weights(class_weights)
+            .with_smoothing((label_smoothing > 0.0).then_some(label_smoothing as f32));
         Self {
-            cross_entropy: CrossEntropyLossConfig::new().init(device),
+            cross_entropy: config.init(device),
         }
     }
 

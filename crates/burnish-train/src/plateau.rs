@@ -5,6 +5,7 @@ use burnish_metrics::EpochRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::config::MonitorMode;
+use crate::metric_watch::MetricWatch;
 
 /// The `reduce_on_plateau` table of `[train]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,11 +45,10 @@ fn default_patience() -> usize {
 }
 
 /// The state of reduce-on-plateau during a run: a multiplier on the scheduled rate.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReduceOnPlateau {
     config: ReduceOnPlateauConfig,
-    mode: MonitorMode,
-    best: Option<f64>,
+    watch: MetricWatch,
     epochs_without_improvement: usize,
     cooldown_left: usize,
     scale: f64,
@@ -60,10 +60,10 @@ impl ReduceOnPlateau {
         let mode = config
             .mode
             .unwrap_or_else(|| MonitorMode::for_metric(&config.monitor));
+        let watch = MetricWatch::new(&config.monitor, mode, config.min_delta);
         Self {
             config,
-            mode,
-            best: None,
+            watch,
             epochs_without_improvement: 0,
             cooldown_left: 0,
             scale: 1.0,
@@ -82,18 +82,10 @@ impl ReduceOnPlateau {
 
     /// Takes one epoch's record into account; returns true when it lowered the rate.
     pub fn update(&mut self, record: &EpochRecord) -> bool {
-        let Some(&value) = record.values.get(&self.config.monitor) else {
+        let Some(improved) = self.watch.observe(record) else {
             return false;
         };
-        let improved = match self.best {
-            None => !value.is_nan(),
-            Some(best) => match self.mode {
-                MonitorMode::Min => value < best - self.config.min_delta,
-                MonitorMode::Max => value > best + self.config.min_delta,
-            },
-        };
         if improved {
-            self.best = Some(value);
             self.epochs_without_improvement = 0;
         } else {
             self.epochs_without_improvement += 1;

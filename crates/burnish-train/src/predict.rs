@@ -3,7 +3,7 @@
 use burn::tensor::Device;
 use burn::tensor::activation::softmax;
 use burnish_data::{EpochOrder, Features, feature_rows};
-use burnish_models::Model;
+use burnish_models::{Model, ModelInput};
 
 use crate::Objective;
 
@@ -33,7 +33,8 @@ pub fn predict(
 ) -> Predictions {
     let mut outputs: Vec<f32> = Vec::with_capacity(features.n_rows * objective.d_output());
     for rows in EpochOrder::sequential(features.n_rows).batches(batch_size, false) {
-        let batch_outputs = model.forward(feature_rows(features, rows, device));
+        let batch_outputs =
+            model.forward(ModelInput::Features(feature_rows(features, rows, device)));
         let batch_outputs = match objective {
             Objective::Classification { .. } => softmax(batch_outputs, 1),
             Objective::Regression => batch_outputs,

@@ -43,10 +43,40 @@ pub enum ScheduleSpec {
         #[serde(default)]
         warmup_epochs: usize,
     },
+    /// Smith's one-cycle policy, as PyTorch's `OneCycleLR` (cosine annealing, two phases):
+    /// the rate rises from `lr / div_factor` to the optimizer's `lr` over the first
+    /// `pct_start` of all steps, then falls to `lr / div_factor / final_div_factor`. It has
+    /// its own warm-up.
+    #[serde(rename = "one_cycle")]
+    OneCycle {
+        /// The fraction of the steps spent rising.
+        #[serde(default = "default_pct_start")]
+        pct_start: f64,
+        /// The peak rate divided by the starting rate.
+        #[serde(default = "default_div_factor")]
+        div_factor: f64,
+        /// The starting rate divided by the final rate.
+        #[serde(default = "default_final_div_factor")]
+        final_div_factor: f64,
+    },
 }
 
 fn default_gamma() -> f64 {
     0.1
+}
+fn default_pct_start() -> f64 {
+    0.3
+}
+fn default_div_factor() -> f64 {
+    25.0
+}
+fn default_final_div_factor() -> f64 {
+    1e4
+}
+
+/// Cosine interpolation from `start` (at `pct` 0) to `end` (at `pct` 1).
+fn cosine_between(start: f64, end: f64, pct: f64) -> f64 {
+    end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
 }
 
 impl Default for ScheduleSpec {
@@ -62,6 +92,7 @@ impl ScheduleSpec {
             | Self::Step { warmup_epochs, .. }
             | Self::Exponential { warmup_epochs, .. }
             | Self::Cosine { warmup_epochs, .. } => warmup_epochs,
+            Self::OneCycle { .. } => 0,
         }
     }
 
@@ -88,6 +119,20 @@ impl ScheduleSpec {
                     format!("{gamma} is not in (0, 1]"),
                 ))
             }
+            Self::OneCycle { pct_start, .. } if !(pct_start > 0.0 && pct_start < 1.0) => {
+                Err(invalid(
+                    "train.schedule.pct_start",
+                    format!("{pct_start} is not in (0, 1)"),
+                ))
+            }
+            Self::OneCycle {
+                div_factor,
+                final_div_factor,
+                ..
+            } if !(div_factor >= 1.0 && final_div_factor >= 1.0) => Err(invalid(
+                "train.schedule.div_factor",
+                "div_factor and final_div_factor must be at least 1",
+            )),
             _ => Ok(()),
         }
     }
@@ -110,7 +155,31 @@ impl ScheduleSpec {
             Self::Cosine { min_lr, .. } => {
                 let span = total_steps.saturating_sub(warmup_steps).max(1) as f64;
                 let progress = (step - warmup_steps) as f64 / span;
-                min_lr + 0.5 * (base_lr - min_lr) * (1.0 + (std::f64::consts::PI * progress).cos())
+                cosine_between(base_lr, min_lr, progress)
+            }
+            Self::OneCycle {
+                pct_start,
+                div_factor,
+                final_div_factor,
+            } => {
+                // PyTorch's phase boundaries, fractional steps included.
+                let initial_lr = base_lr / div_factor;
+                let final_lr = initial_lr / final_div_factor;
+                let peak_step = pct_start * total_steps as f64 - 1.0;
+                let last_step = total_steps as f64 - 1.0;
+                let step = step as f64;
+                if step <= peak_step {
+                    // A one-step rise (peak_step 0) is at its peak already.
+                    let pct = if peak_step > 0.0 {
+                        step / peak_step
+                    } else {
+                        1.0
+                    };
+                    cosine_between(initial_lr, base_lr, pct)
+                } else {
+                    let pct = (step - peak_step) / (last_step - peak_step);
+                    cosine_between(base_lr, final_lr, pct)
+                }
             }
         }
     }
@@ -132,6 +201,35 @@ mod tests {
         assert_eq!(lrs[2], 1.0);
         assert!(lrs.windows(2).skip(2).all(|pair| pair[1] <= pair[0]));
         assert!(lrs[11] < 0.03);
+    }
+
+    #[test]
+    fn one_cycle_matches_pytorch() {
+        // torch.optim.lr_scheduler.OneCycleLR(max_lr=0.1, total_steps=10), PyTorch 2.15.
+        let expected = [
+            0.004,
+            0.052,
+            0.1,
+            0.09504846320134738,
+            0.0811745653949763,
+            0.06112620219362893,
+            0.03887419780637107,
+            0.0188258346050237,
+            0.004951936798652629,
+            4e-07,
+        ];
+        let schedule = ScheduleSpec::OneCycle {
+            pct_start: 0.3,
+            div_factor: 25.0,
+            final_div_factor: 1e4,
+        };
+        for (step, expected) in expected.into_iter().enumerate() {
+            let lr = schedule.lr(0.1, step, 5, 10);
+            assert!(
+                (lr - expected).abs() < 1e-15,
+                "step {step}: {lr} vs {expected}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The training loop as users rely on it: reproducible, restoring the best weights, lowering
 //! the rate on plateaus, clipping like PyTorch, and stopping cleanly on a non-finite loss.
 
+mod common;
+
 use burn::module::{Module, Param};
 use burn::nn::LinearConfig;
 use burn::optim::GradientsParams;
@@ -80,6 +82,7 @@ fn train(
 #[case::flex(BackendKind::Flex)]
 #[cfg_attr(feature = "ndarray", case::ndarray(BackendKind::Ndarray))]
 fn the_same_seed_gives_the_identical_history_on_cpu(#[case] backend: BackendKind) {
+    let _random_numbers = common::exclusive_random_numbers();
     let (train_set, valid_set) = (two_blobs(96, 1), two_blobs(32, 2));
     let first = train(backend, &config(5), &train_set, &valid_set).unwrap();
     let second = train(backend, &config(5), &train_set, &valid_set).unwrap();
@@ -90,6 +93,7 @@ fn the_same_seed_gives_the_identical_history_on_cpu(#[case] backend: BackendKind
 #[cfg(feature = "wgpu")]
 #[test]
 fn wgpu_trains_the_same_way_within_tolerance() {
+    let _random_numbers = common::exclusive_random_numbers();
     let (train_set, valid_set) = (two_blobs(96, 1), two_blobs(32, 2));
     let cpu = train(BackendKind::Flex, &config(3), &train_set, &valid_set).unwrap();
     let gpu = train(BackendKind::Wgpu, &config(3), &train_set, &valid_set).unwrap();
@@ -104,6 +108,7 @@ fn wgpu_trains_the_same_way_within_tolerance() {
 
 #[test]
 fn restore_best_returns_exactly_the_best_epochs_weights() {
+    let _random_numbers = common::exclusive_random_numbers();
     let (train_set, valid_set) = (two_blobs(96, 1), two_blobs(32, 2));
     let config = TrainConfig {
         optimizer: burnish_train::OptimizerSpec::Adam {
@@ -119,6 +124,8 @@ fn restore_best_returns_exactly_the_best_epochs_weights() {
             patience: 4,
             min_delta: 0.0,
             restore_best: true,
+            baseline: None,
+            start_from_epoch: 0,
         }),
         ..config(60)
     };
@@ -171,6 +178,7 @@ fn restore_best_returns_exactly_the_best_epochs_weights() {
 
 #[test]
 fn reduce_on_plateau_lowers_the_rate_after_patience_flat_epochs() {
+    let _random_numbers = common::exclusive_random_numbers();
     let (train_set, valid_set) = (two_blobs(64, 1), two_blobs(16, 2));
     let config = TrainConfig {
         reduce_on_plateau: Some(ReduceOnPlateauConfig {
@@ -200,6 +208,7 @@ fn reduce_on_plateau_lowers_the_rate_after_patience_flat_epochs() {
 
 #[test]
 fn an_unknown_monitored_metric_is_an_error_before_training() {
+    let _random_numbers = common::exclusive_random_numbers();
     let (train_set, valid_set) = (two_blobs(32, 1), two_blobs(8, 2));
     let config = TrainConfig {
         early_stopping: Some(EarlyStoppingConfig {
@@ -208,6 +217,8 @@ fn an_unknown_monitored_metric_is_an_error_before_training() {
             patience: 3,
             min_delta: 0.0,
             restore_best: true,
+            baseline: None,
+            start_from_epoch: 0,
         }),
         ..config(3)
     };
@@ -220,6 +231,7 @@ fn an_unknown_monitored_metric_is_an_error_before_training() {
 
 #[test]
 fn nan_in_the_data_stops_training_naming_the_epoch_and_batch() {
+    let _random_numbers = common::exclusive_random_numbers();
     let mut train_set = two_blobs(64, 1);
     let valid_set = two_blobs(16, 2);
     let Features {
@@ -250,6 +262,7 @@ fn nan_in_the_data_stops_training_naming_the_epoch_and_batch() {
 /// does it.
 #[test]
 fn global_norm_clipping_matches_pytorch() {
+    let _random_numbers = common::exclusive_random_numbers();
     let device: Device = BackendKind::Flex.open().unwrap();
     let linear = LinearConfig::new(2, 2).init(&device);
     let mut grads = GradientsParams::new();

@@ -1,7 +1,9 @@
 //! The experiment file: one TOML document that says what data, which model, how to train.
 //!
 //! Every key has a default except `name`, `data.path` and `data.target`. Unknown keys, wrong
-//! types and impossible values are errors that name the file, the line and the key.
+//! types and impossible values are errors that name the file, the line and the key. An
+//! [`Override`] (`--set train.epochs=5` on the command line) replaces one key before the file
+//! is checked, and an error it causes names the override instead of a line.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,76 @@ pub enum ExperimentError {
         /// What is wrong.
         message: String,
     },
+    /// A `--set` override cannot be applied, or gives a key a value that is not allowed.
+    #[error("--set `{key}`: {message}")]
+    Override {
+        /// The dotted key of the override at fault.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One `--set key=value` override: a dotted key path and the TOML value to put there.
+///
+/// The value is read as a TOML value (`5`, `0.01`, `[32, 32]`, `true`, `"text"`), and as a
+/// bare string when it is not one (`backend=wgpu`).
+///
+/// ```
+/// use burnish::experiment::Override;
+/// let lr: Override = "train.optimizer.lr=0.01".parse()?;
+/// assert_eq!(lr.path, ["train", "optimizer", "lr"]);
+/// assert_eq!(lr.value, toml::Value::Float(0.01));
+/// let backend: Override = "backend=wgpu".parse()?;
+/// assert_eq!(backend.value, toml::Value::String("wgpu".into()));
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// The key's path from the top of the file: `["train", "optimizer", "lr"]`.
+    pub path: Vec<String>,
+    /// The value to put there.
+    pub value: toml::Value,
+}
+
+impl Override {
+    /// The dotted key, as written on the command line.
+    pub fn key(&self) -> String {
+        self.path.join(".")
+    }
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+
+    fn from_str(assignment: &str) -> Result<Self, String> {
+        let Some((key, value)) = assignment.split_once('=') else {
+            return Err(format!(
+                "`{assignment}` is not KEY=VALUE (for example train.epochs=5)"
+            ));
+        };
+        let path: Vec<String> = key.split('.').map(|part| part.trim().to_string()).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(format!(
+                "`{key}` is not a dotted key (for example train.optimizer.lr)"
+            ));
+        }
+        Ok(Self {
+            path,
+            value: parse_override_value(value.trim()),
+        })
+    }
+}
+
+/// `text` as a TOML value, or as a string when it is not one.
+fn parse_override_value(text: &str) -> toml::Value {
+    let parsed = format!("value = {text}").parse::<toml::Table>();
+    match parsed {
+        Ok(mut table) if table.len() == 1 => table
+            .remove("value")
+            .unwrap_or_else(|| toml::Value::String(text.to_string())),
+        _ => toml::Value::String(text.to_string()),
+    }
 }
 
 /// A whole experiment file.
@@ -157,29 +229,97 @@ impl Experiment {
         Self::parse(&text, path)
     }
 
+    /// Reads an experiment file, applies `overrides` in order, and checks the result as a
+    /// whole, exactly as if the overrides had been written in the file.
+    pub fn load_with_overrides(
+        path: &Path,
+        overrides: &[Override],
+    ) -> Result<Self, ExperimentError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse_with_overrides(&text, path, overrides)
+    }
+
     /// Parses experiment text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ExperimentError> {
-        let invalid = |span: Option<std::ops::Range<usize>>, key: String, message: &str| {
-            let (line, column) = span.map_or((1, 1), |span| line_and_column(text, span.start));
-            ExperimentError::Invalid {
-                path: path.to_path_buf(),
-                line,
-                column,
-                key,
-                message: message.trim().replace('\n', " "),
-            }
-        };
-        let deserializer = toml::Deserializer::parse(text)
-            .map_err(|error| invalid(error.span(), String::new(), error.message()))?;
+        let deserializer = toml::Deserializer::parse(text).map_err(|error| {
+            invalid_at(text, path, error.span(), String::new(), error.message())
+        })?;
         serde_path_to_error::deserialize(deserializer).map_err(|error| {
-            let key = error.path().to_string();
-            let key = if key == "." || key.is_empty() {
-                String::new()
-            } else {
-                format!("`{key}`: ")
-            };
+            let key = key_prefix(error.path());
             let inner = error.into_inner();
-            invalid(inner.span(), key, inner.message())
+            invalid_at(text, path, inner.span(), key, inner.message())
+        })
+    }
+
+    /// Parses experiment text with `overrides` applied. An error at a key an override set (or
+    /// inside it) names the override; any other error is the file's own, with its line.
+    ///
+    /// The overrides go onto the file as written, so that `train.optimizer.kind=sgd` replaces
+    /// the kind the file chose; when that fails, they go onto the file with every default
+    /// written out, so that `train.optimizer.lr=0.01` also works in a file that leaves the
+    /// whole optimizer to its default.
+    pub fn parse_with_overrides(
+        text: &str,
+        path: &Path,
+        overrides: &[Override],
+    ) -> Result<Self, ExperimentError> {
+        if overrides.is_empty() {
+            return Self::parse(text, path);
+        }
+        let document = text.parse::<toml::Table>().map_err(|error| {
+            invalid_at(text, path, error.span(), String::new(), error.message())
+        })?;
+        let as_written = with_overrides(document, overrides)?;
+        let error = match serde_path_to_error::deserialize(as_written) {
+            Ok(experiment) => return Ok(experiment),
+            Err(error) => error,
+        };
+        if let Ok(file_alone) = Self::parse(text, path)
+            && let Ok(resolved) = file_alone.to_toml().parse::<toml::Table>()
+            && let Ok(experiment) = Self::deserialize(with_overrides(resolved, overrides)?)
+        {
+            return Ok(experiment);
+        }
+
+        let error_keys: Vec<&str> = error
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                serde_path_to_error::Segment::Map { key } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect();
+        let key = key_prefix(error.path());
+        let message = one_line(error.inner().message());
+        let culprit = overrides.iter().rev().find(|assignment| {
+            !error_keys.is_empty()
+                && error_keys
+                    .iter()
+                    .zip(&assignment.path)
+                    .all(|(error_key, key)| error_key == key)
+        });
+        Err(match culprit {
+            Some(assignment) => ExperimentError::Override {
+                key: assignment.key(),
+                message: if error_keys == assignment.path {
+                    message
+                } else {
+                    format!("{key}{message}")
+                },
+            },
+            // The file itself is at fault: report it with its line, as without overrides.
+            None => Self::parse(text, path)
+                .err()
+                .unwrap_or(ExperimentError::Invalid {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                    key,
+                    message: format!("{message} (with the --set overrides)"),
+                }),
         })
     }
 
@@ -198,6 +338,79 @@ impl Experiment {
     /// The experiment as TOML, with every default written out.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("an experiment always serialises to TOML")
+    }
+}
+
+/// `document` with every override applied in order, as a value to deserialize.
+fn with_overrides(
+    mut document: toml::Table,
+    overrides: &[Override],
+) -> Result<toml::Value, ExperimentError> {
+    for assignment in overrides {
+        apply_override(&mut document, assignment)?;
+    }
+    Ok(toml::Value::Table(document))
+}
+
+/// Puts `assignment.value` at `assignment.path` in `document`, making the tables on the way.
+fn apply_override(
+    document: &mut toml::Table,
+    assignment: &Override,
+) -> Result<(), ExperimentError> {
+    let (last, parents) = assignment
+        .path
+        .split_last()
+        .expect("an override has at least one key");
+    let mut table = document;
+    for (depth, key) in parents.iter().enumerate() {
+        let entry = table
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = match entry {
+            toml::Value::Table(inner) => inner,
+            other => {
+                return Err(ExperimentError::Override {
+                    key: assignment.key(),
+                    message: format!(
+                        "`{}` holds `{other}`, not a table",
+                        parents[..=depth].join(".")
+                    ),
+                });
+            }
+        };
+    }
+    table.insert(last.clone(), assignment.value.clone());
+    Ok(())
+}
+
+/// "`key`: " for an error at `path`, or nothing at the top of the file.
+fn key_prefix(path: &serde_path_to_error::Path) -> String {
+    let key = path.to_string();
+    if key == "." || key.is_empty() {
+        String::new()
+    } else {
+        format!("`{key}`: ")
+    }
+}
+
+fn one_line(message: &str) -> String {
+    message.trim().replace('\n', " ")
+}
+
+fn invalid_at(
+    text: &str,
+    path: &Path,
+    span: Option<std::ops::Range<usize>>,
+    key: String,
+    message: &str,
+) -> ExperimentError {
+    let (line, column) = span.map_or((1, 1), |span| line_and_column(text, span.start));
+    ExperimentError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        column,
+        key,
+        message: one_line(message),
     }
 }
 
@@ -261,6 +474,109 @@ mod tests {
             message.starts_with("exp.toml:1:11: `backend`: unknown variant `tpu`"),
             "{message}"
         );
+    }
+
+    fn with_overrides(text: &str, overrides: &[&str]) -> Result<Experiment, ExperimentError> {
+        let overrides: Vec<Override> = overrides
+            .iter()
+            .map(|assignment| assignment.parse().unwrap())
+            .collect();
+        Experiment::parse_with_overrides(text, Path::new("exp.toml"), &overrides)
+    }
+
+    #[test]
+    fn overrides_replace_and_add_keys_of_any_depth() {
+        let experiment = with_overrides(
+            MINIMAL,
+            &[
+                "seed=7",
+                "train.epochs=5",
+                "model.kind=mlp",
+                "model.hidden=[32, 32]",
+                "train.optimizer.lr=0.01",
+                "backend=ndarray",
+                "data.split.valid = 0.2",
+                "data.split.test=0.1",
+            ],
+        )
+        .unwrap();
+        assert_eq!(experiment.seed, 7);
+        assert_eq!(experiment.train.epochs, 5);
+        assert_eq!(experiment.train.optimizer.lr(), 0.01);
+        assert_eq!(experiment.backend, BackendKind::Ndarray);
+        assert_eq!(experiment.data.split.valid, 0.2);
+        assert!(
+            experiment
+                .to_toml()
+                .contains("hidden = [\n    32,\n    32,\n]")
+        );
+    }
+
+    #[test]
+    fn an_override_can_change_the_kind_the_file_chose() {
+        let text = format!("{MINIMAL}[train]\noptimizer = {{ kind = \"adam\", lr = 0.1 }}\n");
+        let experiment = with_overrides(&text, &["train.optimizer.kind=sgd"]).unwrap();
+        assert!(
+            matches!(
+                experiment.train.optimizer,
+                burnish_train::OptimizerSpec::Sgd { lr, .. } if lr == 0.1
+            ),
+            "{:?}",
+            experiment.train.optimizer
+        );
+    }
+
+    #[test]
+    fn a_later_override_wins() {
+        let experiment = with_overrides(MINIMAL, &["seed=7", "seed=8"]).unwrap();
+        assert_eq!(experiment.seed, 8);
+    }
+
+    #[test]
+    fn an_unknown_override_key_names_the_override() {
+        let message = with_overrides(MINIMAL, &["train.epohcs=5"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with("--set `train.epohcs`: unknown field `epohcs`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_wrongly_typed_override_names_the_override() {
+        let message = with_overrides(MINIMAL, &["train.epochs=many"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with("--set `train.epochs`: invalid type: string"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_override_through_a_value_names_the_override() {
+        let message = with_overrides(&format!("seed = 42\n{MINIMAL}"), &["seed.x=1"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(message, "--set `seed.x`: `seed` holds `42`, not a table");
+    }
+
+    #[test]
+    fn a_file_error_keeps_its_line_when_overrides_are_given() {
+        let text = format!("{MINIMAL}[train]\nepochs = 3\nepohcs = 4\n");
+        let message = with_overrides(&text, &["seed=1"]).unwrap_err().to_string();
+        assert!(
+            message.starts_with("exp.toml:7:1: `train.epohcs`: unknown field"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_override_needs_an_equals_sign_and_a_key() {
+        assert!("train.epochs".parse::<Override>().is_err());
+        assert!("train..epochs=1".parse::<Override>().is_err());
+        assert!("=1".parse::<Override>().is_err());
     }
 
     #[test]

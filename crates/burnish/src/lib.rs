@@ -5,10 +5,14 @@
 //! [`Experiment`] file, the run folder, and one function per command. It holds no logic a
 //! library crate should own.
 
+pub mod cv_command;
+pub mod datasets_command;
 pub mod evaluate_command;
 pub mod experiment;
+pub mod lr_find_command;
 pub mod predict_command;
 pub mod prepare;
+pub mod progress;
 pub mod run_dir;
 pub mod saved_run;
 pub mod train_command;

@@ -1,38 +1,118 @@
 //! The `burnish` command line.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use burnish::cv_command::{CvOptions, cross_validate};
+use burnish::datasets_command::list_datasets;
 use burnish::evaluate_command::evaluate;
+use burnish::experiment::Override;
+use burnish::lr_find_command::{LrFindOptions, find_learning_rate};
 use burnish::predict_command::predict_file;
-use burnish::train_command::{TrainOptions, train};
+use burnish::train_command::{Progress, TrainOptions, train};
 use burnish_backend::BackendKind;
+use burnish_train::LrFindConfig;
 use clap::{Parser, Subcommand};
 
 /// Train, evaluate and save neural networks from one TOML experiment file.
+///
+/// An experiment file says which data, which model and how to train (see
+/// experiments/penguins.toml); `burnish train` turns it into a run folder with the weights, the
+/// fitted preprocessing and the test report, and `evaluate` and `predict` reuse that folder.
 #[derive(Debug, Parser)]
-#[command(name = "burnish", version, about, long_about = None)]
+#[command(name = "burnish", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// The flags `train` and `cv` share.
+#[derive(Debug, clap::Args)]
+struct ExperimentArgs {
+    /// The experiment file.
+    #[arg(default_value = "experiments/penguins.toml")]
+    experiment: PathBuf,
+    /// Override the experiment's backend: flex, ndarray, wgpu or cuda.
+    #[arg(long)]
+    backend: Option<String>,
+    /// Override one experiment key with a dotted path, as in `--set train.epochs=5`,
+    /// `--set 'model.hidden=[32, 32]'` or `--set train.optimizer.lr=0.01`; repeat it for more
+    /// keys.
+    ///
+    /// The value is read as TOML (a number, a list, true/false, "a string") and as a plain
+    /// string when it is not TOML (`--set backend=wgpu`). The overridden experiment is checked
+    /// as a file would be, and the run folder's config.toml records it.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<Override>,
+    /// The folder that holds the run folders.
+    #[arg(long, default_value = "runs")]
+    runs: PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train an experiment and print its test report (default: experiments/penguins.toml).
+    ///
+    /// The data are split into train, validation and test parts as the experiment's
+    /// `data.split` says (seeded, stratified for classification); the preprocessing is fitted
+    /// on the training part, early stopping watches the validation part, and the test part is
+    /// scored once at the end. Everything lands in runs/<name>/<timestamp>/.
+    ///
+    /// A checkpoint is written after every epoch to the run folder's checkpoints/. Ctrl-C
+    /// finishes the current batch, writes a checkpoint and prints the command that resumes;
+    /// a second Ctrl-C quits at once.
     Train {
-        /// The experiment file.
-        #[arg(default_value = "experiments/penguins.toml")]
-        experiment: PathBuf,
-        /// Override the experiment's backend: flex, ndarray, wgpu or cuda.
-        #[arg(long)]
-        backend: Option<String>,
-        /// The folder that holds the run folders.
-        #[arg(long, default_value = "runs")]
-        runs: PathBuf,
+        #[command(flatten)]
+        args: ExperimentArgs,
         /// Print no line per epoch.
         #[arg(long, short)]
         quiet: bool,
+        /// Continue the run in RUN_DIR from its latest checkpoint, with the configuration
+        /// it was started with (the experiment argument and --set are not used). On the CPU
+        /// backends the result is bit for bit the one an uninterrupted run gives.
+        #[arg(long, value_name = "RUN_DIR")]
+        resume: Option<PathBuf>,
+    },
+    /// Find a learning rate: train a throw-away model while the rate grows exponentially.
+    ///
+    /// The learning-rate range test (Smith 2017, as in fastai and PyTorch Lightning): one
+    /// optimizer step per batch of the training split, the rate rising from --min-lr to
+    /// --max-lr, stopping early when the smoothed loss exceeds 4 times its best. Prints the
+    /// sweep and suggests the rate where the loss falls fastest; writes lr_find.csv and
+    /// lr_find.svg to runs/<name>/lr-find-<timestamp>/.
+    LrFind {
+        #[command(flatten)]
+        args: ExperimentArgs,
+        /// The first rate tried.
+        #[arg(long, default_value_t = 1e-7)]
+        min_lr: f64,
+        /// The last rate tried.
+        #[arg(long, default_value_t = 1.0)]
+        max_lr: f64,
+        /// The number of steps (one batch each; the training split is repeated as needed).
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+    },
+    /// Cross-validate an experiment: k folds, each held out once as the test set.
+    ///
+    /// The folds are seeded by the experiment's seed and stratified by class when the task is
+    /// classification and `data.split.stratify` is on. In each fold, a validation part for
+    /// early stopping is carved from the other folds in the experiment's valid/(train+valid)
+    /// proportion, the preprocessing is fitted on the fold's training rows only, and the model
+    /// is trained and scored on the held-out fold (`data.split.test` is not used). Prints one
+    /// line per fold, then each metric's mean and sample standard deviation (ddof=1), and
+    /// writes config.toml, cv.json and cv.csv to runs/<name>/cv-<timestamp>/.
+    Cv {
+        #[command(flatten)]
+        args: ExperimentArgs,
+        /// The number of folds (at least 2; each class needs this many rows when stratified).
+        #[arg(long, short = 'k', default_value_t = 5)]
+        folds: usize,
+        /// Print every epoch of every fold, not only one line per fold.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Print the report of a trained model on its test split, or on another labelled file.
     Evaluate {
@@ -57,6 +137,15 @@ enum Command {
         #[arg(long)]
         backend: Option<String>,
     },
+    /// List the data sets that ship in datasets/: rows, task, source and licence.
+    ///
+    /// Task, source and licence come from datasets/SOURCES.md; rows are counted in each CSV.
+    /// Run it from the repository root, or name the folder with --dir.
+    Datasets {
+        /// The data folder.
+        #[arg(long, default_value = "datasets")]
+        dir: PathBuf,
+    },
     /// List the backends: compiled in or not, and whether a device opens here.
     Backends,
 }
@@ -67,8 +156,21 @@ fn parse_backend(name: Option<String>) -> anyhow::Result<Option<BackendKind>> {
         .map_err(|error| anyhow::anyhow!("--backend: {error}"))
 }
 
+/// Set by the first Ctrl-C: training stops after the batch it is in and writes a checkpoint.
+static INTERRUPT: AtomicBool = AtomicBool::new(false);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let handler = ctrlc::set_handler(|| {
+        if INTERRUPT.swap(true, Ordering::SeqCst) {
+            eprintln!("\nstopped at once");
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this batch (Ctrl-C again to quit at once)");
+    });
+    if let Err(error) = handler {
+        eprintln!("warning: Ctrl-C will stop training without a checkpoint: {error}");
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -82,18 +184,65 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Train {
-            experiment,
-            backend,
-            runs,
+            args,
             quiet,
+            resume,
         } => {
-            let backend = parse_backend(backend)?;
+            let progress = if quiet {
+                Progress::Quiet
+            } else if std::io::stdout().is_terminal() {
+                Progress::Bars
+            } else {
+                Progress::Lines
+            };
             train(
                 &TrainOptions {
-                    experiment,
-                    backend,
-                    runs,
-                    quiet,
+                    backend: parse_backend(args.backend)?,
+                    experiment: args.experiment,
+                    runs: args.runs,
+                    progress,
+                    overrides: args.overrides,
+                    resume,
+                    interrupt: Some(&INTERRUPT),
+                },
+                &mut stdout,
+            )?;
+        }
+        Command::LrFind {
+            args,
+            min_lr,
+            max_lr,
+            steps,
+        } => {
+            find_learning_rate(
+                &LrFindOptions {
+                    backend: parse_backend(args.backend)?,
+                    experiment: args.experiment,
+                    overrides: args.overrides,
+                    runs: args.runs,
+                    sweep: LrFindConfig {
+                        min_lr,
+                        max_lr,
+                        steps,
+                        ..LrFindConfig::default()
+                    },
+                },
+                &mut stdout,
+            )?;
+        }
+        Command::Cv {
+            args,
+            folds,
+            verbose,
+        } => {
+            cross_validate(
+                &CvOptions {
+                    backend: parse_backend(args.backend)?,
+                    experiment: args.experiment,
+                    folds,
+                    runs: args.runs,
+                    overrides: args.overrides,
+                    verbose,
                 },
                 &mut stdout,
             )?;
@@ -118,6 +267,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     predict_file(&run, &data, backend, &mut stdout)?;
                 }
             }
+        }
+        Command::Datasets { dir } => {
+            list_datasets(&dir, &mut stdout)?;
         }
         Command::Backends => print_backends(&mut stdout)?,
     }

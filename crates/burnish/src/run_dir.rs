@@ -19,12 +19,19 @@ impl RunDir {
     /// Creates a fresh folder `<runs>/<name>/<UTC timestamp>` (suffixed `-2`, `-3`, … when two
     /// runs start in the same second).
     pub fn create(runs: &Path, name: &str) -> anyhow::Result<Self> {
+        Self::create_prefixed(runs, name, "")
+    }
+
+    /// Creates a fresh folder `<runs>/<name>/<prefix><UTC timestamp>`, as [`RunDir::create`]
+    /// does; `burnish cv` writes to `cv-<timestamp>` so that its folders stand apart.
+    pub fn create_prefixed(runs: &Path, name: &str, prefix: &str) -> anyhow::Result<Self> {
         let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
             .to_string()
             .replace(['-', ':'], "")
             .replace('T', "-")
             .trim_end_matches('Z')
             .to_string();
+        let stamp = format!("{prefix}{stamp}");
         let parent = runs.join(name);
         std::fs::create_dir_all(&parent)
             .with_context(|| format!("cannot create run folder {}", parent.display()))?;

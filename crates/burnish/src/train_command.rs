@@ -2,34 +2,56 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::Context;
 use burn::module::Module;
+use burn::tensor::Device;
 use burnish_backend::BackendKind;
-use burnish_data::{Preprocessor, TabularDataset, Targets};
+use burnish_data::{Preprocessor, Split, Table, TabularDataset, Targets};
 use burnish_metrics::summary::{ClassificationSummary, RegressionSummary};
 use burnish_metrics::{
     ClassificationReport, ConfusionMatrix, ReportOptions, ZeroDivision, confusion_matrix_svg,
     training_curves_svg,
 };
-use burnish_train::{Callback, EpochLogger, FitData, Predictions};
+use burnish_models::Model;
+use burnish_train::{Callback, Checkpoint, EpochLogger, FitData, FitOptions, Fitted, Predictions};
 use sha2::Digest;
 
+use crate::experiment::Override;
+use crate::progress::EpochProgressBars;
 use crate::run_dir::RunDir;
 use crate::{Experiment, prepare};
+
+/// How training reports its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A bar per epoch with the running loss, samples per second and time left (a terminal).
+    Bars,
+    /// One plain line per epoch (a file or a pipe: no control characters).
+    Lines,
+    /// Nothing per epoch (`--quiet`).
+    Quiet,
+}
 
 /// What `burnish train` was asked to do.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
-    /// The experiment file.
+    /// The experiment file (ignored when resuming: the run folder has its own).
     pub experiment: PathBuf,
     /// A backend that overrides the experiment's.
     pub backend: Option<BackendKind>,
     /// The folder that holds every experiment's runs.
     pub runs: PathBuf,
-    /// Print nothing per epoch.
-    pub quiet: bool,
+    /// How to show progress.
+    pub progress: Progress,
+    /// `--set` overrides of experiment keys, applied in order.
+    pub overrides: Vec<Override>,
+    /// A run folder to continue from its latest checkpoint.
+    pub resume: Option<PathBuf>,
+    /// Set by the Ctrl-C handler: training stops after the current batch and checkpoints.
+    pub interrupt: Option<&'static AtomicBool>,
 }
 
 /// What a finished run produced.
@@ -43,43 +65,54 @@ pub struct TrainOutcome {
     pub test_score: f64,
 }
 
-/// Trains the experiment, prints progress and the test report to `out`, writes the run folder.
+/// The run folder's subfolder of checkpoints.
+const CHECKPOINTS: &str = "checkpoints";
+
+/// Trains the experiment (or continues the run of `options.resume`), prints progress and the
+/// test report to `out`, and writes the run folder.
 pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<TrainOutcome> {
     let started = Instant::now();
-    let experiment = Experiment::load(&options.experiment)?;
+    let (experiment, experiment_path, run_dir, checkpoint) = match &options.resume {
+        None => {
+            let mut experiment =
+                Experiment::load_with_overrides(&options.experiment, &options.overrides)?;
+            experiment.train.validate()?;
+            // The run folder records the data file as found from here, so that `--resume`,
+            // `evaluate` and `predict` find it again from the same place.
+            experiment.data.path = experiment.data_path(&options.experiment);
+            let run_dir = RunDir::create(&options.runs, &experiment.name)?;
+            run_dir.write("config.toml", experiment.to_toml())?;
+            (experiment, options.experiment.clone(), run_dir, None)
+        }
+        Some(path) => {
+            if !options.overrides.is_empty() {
+                anyhow::bail!(
+                    "--resume continues a run as it was configured; --set cannot change it"
+                );
+            }
+            let run_dir = RunDir::open(path)?;
+            let config = run_dir.file("config.toml");
+            let experiment = Experiment::load(&config)?;
+            let checkpoints = run_dir.file(CHECKPOINTS);
+            let checkpoint = Checkpoint::latest(&checkpoints)?.with_context(|| {
+                format!(
+                    "{} holds no checkpoint to resume from",
+                    checkpoints.display()
+                )
+            })?;
+            (experiment, config, run_dir, Some(checkpoint))
+        }
+    };
     let backend = options.backend.unwrap_or(experiment.backend);
     let device = backend.open()?;
-    experiment.train.validate()?;
 
-    let data_path = experiment.data_path(&options.experiment);
+    let data_path = experiment.data_path(&experiment_path);
     let table = prepare::read_table(&experiment, &data_path)?;
     let split = prepare::split(&experiment, &table)?;
+    let data = prepare_tabular(&experiment, &table, &split)?;
+    data.preprocessor
+        .save_json(&run_dir.file("preprocessor.json"))?;
 
-    let train_table = table.select_rows(&split.train);
-    let preprocessor = Preprocessor::fit(
-        &train_table,
-        &experiment.data.target,
-        experiment.data.task,
-        &prepare::preprocess_config(&experiment),
-    )?;
-    let dataset = |rows: &[usize]| -> anyhow::Result<TabularDataset> {
-        let part = table.select_rows(rows);
-        Ok(TabularDataset::new(
-            preprocessor.transform(&part)?,
-            preprocessor.encode_target(&part)?,
-        ))
-    };
-    let (train_set, valid_set, test_set) = (
-        dataset(&split.train)?,
-        dataset(&split.valid)?,
-        dataset(&split.test)?,
-    );
-
-    let run_dir = RunDir::create(&options.runs, &experiment.name)?;
-    run_dir.write("config.toml", experiment.to_toml())?;
-    preprocessor.save_json(&run_dir.file("preprocessor.json"))?;
-
-    let objective = prepare::objective(&preprocessor);
     writeln!(
         out,
         "{}: {} rows of {} ({} train, {} valid, {} test), {} features, {} on {backend}",
@@ -89,35 +122,44 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
         split.train.len(),
         split.valid.len(),
         split.test.len(),
-        preprocessor.n_features(),
+        data.preprocessor.n_features(),
         experiment.model.kind(),
     )?;
-
-    burnish_backend::seed(&device, experiment.seed);
-    let model = experiment.model.build(
-        preprocessor.n_features(),
-        objective.d_output(),
-        &device.clone().autodiff(),
-    )?;
-    let mut logger = EpochLogger::new(&mut *out);
-    let mut callbacks: Vec<&mut dyn Callback> = Vec::new();
-    if !options.quiet {
-        callbacks.push(&mut logger);
+    if let Some(checkpoint) = &checkpoint {
+        writeln!(
+            out,
+            "resuming from {} ({} epochs done)",
+            checkpoint.dir().display(),
+            checkpoint.epochs_done()
+        )?;
     }
-    let fitted = burnish_train::fit(
-        model,
-        FitData {
-            train: &train_set,
-            valid: &valid_set,
-        },
-        objective,
-        &experiment.train,
-        experiment.seed,
-        &device,
-        &mut callbacks,
-    );
-    drop(callbacks);
-    let fitted = fitted?;
+
+    let checkpoints = run_dir.file(CHECKPOINTS);
+    let fit_options = FitOptions {
+        seed: experiment.seed,
+        checkpoints: Some(&checkpoints),
+        resume: checkpoint.as_ref(),
+        interrupt: options.interrupt,
+    };
+    let mut bars = EpochProgressBars::new();
+    let mut lines = EpochLogger::new(&mut *out);
+    let mut callbacks: Vec<&mut dyn Callback> = Vec::new();
+    match options.progress {
+        Progress::Bars => callbacks.push(&mut bars),
+        Progress::Lines => callbacks.push(&mut lines),
+        Progress::Quiet => {}
+    }
+    let fitted =
+        fit_model(&experiment, &data, &device, &mut callbacks, &fit_options).map_err(|error| {
+            if let Some(burnish_train::Error::Interrupted { .. }) = error.downcast_ref() {
+                anyhow::anyhow!(
+                    "{error}\nresume with: burnish train --resume {}",
+                    run_dir.path().display()
+                )
+            } else {
+                error
+            }
+        })?;
     fitted.history.write_csv(&run_dir.file("history.csv"))?;
     // The learning rate has its own scale; it would flatten the metrics panel.
     let mut curves = fitted.history.records().to_vec();
@@ -134,14 +176,7 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
         .save_file(run_dir.file("model.bpk"))
         .with_context(|| format!("cannot save the weights in {}", run_dir.path().display()))?;
 
-    let predictions = burnish_train::predict(
-        &model,
-        test_set.features(),
-        objective,
-        experiment.train.batch_size,
-        &device,
-    );
-    let evaluation = evaluate_predictions(&preprocessor, test_set.targets(), &predictions)?;
+    let evaluation = evaluate_test_part(&experiment, &data, &model, &device)?;
     for (name, contents) in &evaluation.files {
         run_dir.write(name, contents)?;
     }
@@ -162,6 +197,7 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
         "data_sha256": sha256_hex(&data_path)?,
         "weights_epoch": fitted.weights_epoch,
         "epochs_run": fitted.history.records().len(),
+        "resumed_from": checkpoint.as_ref().map(|checkpoint| checkpoint.dir().display().to_string()),
         "wall_time_seconds": started.elapsed().as_secs_f64(),
     });
     run_dir.write("run.json", serde_json::to_string_pretty(&run_json)?)?;
@@ -173,12 +209,114 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
     })
 }
 
+/// The tabular data of one training run, every part preprocessed by a [`Preprocessor`] fitted
+/// on the training part only.
+pub(crate) struct PreparedTabular {
+    /// Fitted on the training rows.
+    pub preprocessor: Preprocessor,
+    /// The rows the optimizer learns from.
+    pub train: TabularDataset,
+    /// The rows early stopping watches.
+    pub valid: TabularDataset,
+    /// The rows scored once, at the end.
+    pub test: TabularDataset,
+}
+
+/// Fits the experiment's preprocessing on the `split.train` rows of `table` alone, and applies
+/// it to the three parts of `split`.
+pub(crate) fn prepare_tabular(
+    experiment: &Experiment,
+    table: &Table,
+    split: &Split,
+) -> anyhow::Result<PreparedTabular> {
+    let preprocessor = Preprocessor::fit(
+        &table.select_rows(&split.train),
+        &experiment.data.target,
+        experiment.data.task,
+        &prepare::preprocess_config(experiment),
+    )?;
+    let dataset = |rows: &[usize]| -> anyhow::Result<TabularDataset> {
+        let part = table.select_rows(rows);
+        Ok(TabularDataset::new(
+            preprocessor.transform(&part)?,
+            preprocessor.encode_target(&part)?,
+        ))
+    };
+    Ok(PreparedTabular {
+        train: dataset(&split.train)?,
+        valid: dataset(&split.valid)?,
+        test: dataset(&split.test)?,
+        preprocessor,
+    })
+}
+
+/// Builds the experiment's model for `data` on a device seeded with the experiment's seed and
+/// trains it with `callbacks` (progress) and `options` (checkpoints, resuming, interrupts).
+pub(crate) fn fit_model(
+    experiment: &Experiment,
+    data: &PreparedTabular,
+    device: &Device,
+    callbacks: &mut [&mut dyn Callback],
+    options: &FitOptions<'_>,
+) -> anyhow::Result<Fitted> {
+    let objective = prepare::objective(&data.preprocessor);
+    let model = build_model(experiment, data, device)?;
+    let fitted = burnish_train::fit_with(
+        model,
+        FitData {
+            train: &data.train,
+            valid: &data.valid,
+        },
+        objective,
+        &experiment.train,
+        options,
+        device,
+        callbacks,
+    )?;
+    Ok(fitted)
+}
+
+/// The experiment's model for `data`, initialised on the autodiff device after seeding it with
+/// the experiment's seed.
+pub(crate) fn build_model(
+    experiment: &Experiment,
+    data: &PreparedTabular,
+    device: &Device,
+) -> anyhow::Result<Model> {
+    burnish_backend::seed(device, experiment.seed);
+    let model = experiment.model.build(
+        data.preprocessor.n_features(),
+        prepare::objective(&data.preprocessor).d_output(),
+        &device.clone().autodiff(),
+    )?;
+    Ok(model)
+}
+
+/// Predicts the test part of `data` with `model` (the inference copy) and scores it.
+pub(crate) fn evaluate_test_part(
+    experiment: &Experiment,
+    data: &PreparedTabular,
+    model: &Model,
+    device: &Device,
+) -> anyhow::Result<Evaluation> {
+    let predictions = burnish_train::predict(
+        model,
+        data.test.features(),
+        prepare::objective(&data.preprocessor),
+        experiment.train.batch_size,
+        device,
+    );
+    evaluate_predictions(&data.preprocessor, data.test.targets(), &predictions)
+}
+
 /// A test evaluation: the report as printed, the headline score, and the files that record it.
 pub(crate) struct Evaluation {
     /// The scikit-learn classification report, or the regression metrics, as text.
     pub report: String,
     /// Accuracy (classification) or R² (regression).
     pub score: f64,
+    /// The headline metrics by name: accuracy and macro F1, or R², RMSE and MAE.
+    pub scores: Vec<(&'static str, f64)>,
     /// File names in a run folder, with their contents.
     pub files: Vec<(&'static str, String)>,
 }
@@ -201,6 +339,10 @@ pub(crate) fn evaluate_predictions(
             let summary = ClassificationSummary::new(&confusion_matrix, ZeroDivision::Warn)?;
             Ok(Evaluation {
                 score: report.accuracy,
+                scores: vec![
+                    ("accuracy", report.accuracy),
+                    ("macro_f1", report.macro_avg.f1),
+                ],
                 files: vec![
                     ("report.txt", text.clone()),
                     ("metrics.json", summary.to_json()),
@@ -224,6 +366,11 @@ pub(crate) fn evaluate_predictions(
             );
             Ok(Evaluation {
                 score: metrics.r2,
+                scores: vec![
+                    ("r2", metrics.r2),
+                    ("rmse", metrics.rmse),
+                    ("mae", metrics.mae),
+                ],
                 files: vec![
                     ("report.txt", text.clone()),
                     ("metrics.json", summary.to_json()),

@@ -287,3 +287,358 @@ fn evaluate_and_predict_need_only_the_run_folder_and_the_data() {
     let failed = burnish_plain(&["predict", &run, no_island.to_str().unwrap()]);
     assert_one_line_error(&failed, &["island"]);
 }
+
+/// The run or cv folder a command printed on its last `<label>: ` line.
+fn printed_folder(output: &str, label: &str) -> PathBuf {
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix(label))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("no `{label}` line in:\n{output}"))
+}
+
+#[test]
+fn cv_prints_each_fold_and_the_mean_and_std_and_writes_cv_json() {
+    let runs = tempfile::tempdir().unwrap();
+    let output = burnish(
+        &[
+            "cv",
+            "experiments/iris.toml",
+            "--folds",
+            "3",
+            "--set",
+            "train.epochs=3",
+        ],
+        runs.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout(&output);
+    assert!(
+        printed.starts_with("iris: 150 rows of datasets/iris.csv, 3-fold stratified"),
+        "{printed}"
+    );
+    for fold in 1..=3 {
+        let line = printed
+            .lines()
+            .find(|line| line.starts_with(&format!("fold {fold}/3: ")))
+            .unwrap_or_else(|| panic!("no line for fold {fold}:\n{printed}"));
+        assert!(line.contains("50 test rows; 3 epochs"), "{line}");
+        assert!(
+            line.contains("accuracy") && line.contains("macro_f1"),
+            "{line}"
+        );
+    }
+    assert!(
+        !printed.contains("epoch   1/"),
+        "no epoch lines without --verbose"
+    );
+    assert!(printed.contains("sample std, ddof=1"), "{printed}");
+    let accuracy_line = printed
+        .lines()
+        .find(|line| line.trim_start().starts_with("accuracy"))
+        .expect("an accuracy summary line");
+    assert!(accuracy_line.contains(" ± "), "{accuracy_line}");
+
+    let cv_dir = printed_folder(&printed, "cv folder: ");
+    assert!(
+        cv_dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("cv-"),
+        "{}",
+        cv_dir.display()
+    );
+    let cv_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cv_dir.join("cv.json")).unwrap()).unwrap();
+    let folds = cv_json["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    let fold_accuracies: Vec<f64> = folds
+        .iter()
+        .map(|fold| fold["metrics"]["accuracy"].as_f64().unwrap())
+        .collect();
+    let mean = fold_accuracies.iter().sum::<f64>() / 3.0;
+    let std = (fold_accuracies
+        .iter()
+        .map(|accuracy| (accuracy - mean).powi(2))
+        .sum::<f64>()
+        / 2.0)
+        .sqrt();
+    let summary = &cv_json["summary"]["accuracy"];
+    assert!((summary["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    assert!((summary["std"].as_f64().unwrap() - std).abs() < 1e-12);
+    let csv = std::fs::read_to_string(cv_dir.join("cv.csv")).unwrap();
+    assert!(csv.starts_with(
+        "fold,train_rows,valid_rows,test_rows,epochs_run,weights_epoch,accuracy,macro_f1\n"
+    ));
+    assert_eq!(csv.lines().count(), 1 + 3 + 2, "header, folds, mean, std");
+    assert!(cv_dir.join("config.toml").is_file());
+}
+
+#[test]
+fn set_overrides_keys_and_the_resolved_config_records_them() {
+    let runs = tempfile::tempdir().unwrap();
+    let output = burnish(
+        &[
+            "train",
+            "--quiet",
+            "--set",
+            "train.epochs=2",
+            "--set",
+            "model.hidden=[8]",
+            "--set",
+            "train.optimizer.lr=0.01",
+        ],
+        runs.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let run = printed_folder(&stdout(&output), "run folder: ");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("epochs = 2\n"), "{config}");
+    assert!(config.contains("lr = 0.01\n"), "{config}");
+    assert!(config.contains("hidden = [8]\n"), "{config}");
+    let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 1 + 2, "a header and two epochs");
+}
+
+#[test]
+fn an_unknown_set_key_is_named_as_coming_from_set() {
+    let runs = tempfile::tempdir().unwrap();
+    for command in ["train", "cv"] {
+        let output = burnish(&[command, "--set", "train.epohcs=5"], runs.path());
+        assert_one_line_error(&output, &["--set `train.epohcs`", "unknown field `epohcs`"]);
+    }
+    let output = burnish(&["train", "--set", "train.epochs"], runs.path());
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("KEY=VALUE"), "{}", stderr(&output));
+}
+
+#[test]
+fn datasets_lists_the_shipped_data_with_rows_and_licence() {
+    let output = burnish_plain(&["datasets"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let listing = stdout(&output);
+    let iris = listing
+        .lines()
+        .find(|line| line.starts_with("iris.csv"))
+        .unwrap_or_else(|| panic!("no iris line in:\n{listing}"));
+    assert!(iris.contains(" 150 "), "{iris}");
+    assert!(iris.contains("3-class classification"), "{iris}");
+    assert!(listing.contains("licence: CC BY 4.0"), "{listing}");
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_burnish"))
+        .arg("datasets")
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &output,
+        &["no data folder at", "datasets", "repository root"],
+    );
+}
+
+#[test]
+fn every_committed_experiment_runs_for_one_epoch() {
+    let mut experiments: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("experiments"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "toml")
+        })
+        .collect();
+    experiments.sort();
+    assert!(experiments.len() >= 8, "{experiments:?}");
+    let runs = tempfile::tempdir().unwrap();
+    for experiment in &experiments {
+        let output = burnish(
+            &[
+                "train",
+                experiment.to_str().unwrap(),
+                "--quiet",
+                "--set",
+                "train.epochs=1",
+            ],
+            runs.path(),
+        );
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            experiment.display(),
+            stderr(&output)
+        );
+    }
+}
+
+/// The one folder under `parent`.
+fn only_folder(parent: &Path) -> PathBuf {
+    let folders: Vec<PathBuf> = std::fs::read_dir(parent)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    folders.into_iter().next().unwrap()
+}
+
+#[test]
+fn ctrl_c_checkpoints_and_resume_ends_as_an_uninterrupted_run() {
+    // Batches of one row make each epoch long enough to be interrupted in.
+    let args = [
+        "train",
+        "experiments/penguins.toml",
+        "--quiet",
+        "--set",
+        "train.batch_size=1",
+        "--set",
+        "train.epochs=12",
+    ];
+    let whole_runs = tempfile::tempdir().unwrap();
+    let whole = burnish(&args, whole_runs.path());
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let whole_dir = printed_folder(&stdout(&whole), "run folder: ");
+
+    let runs = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_burnish"))
+        .args(args)
+        .arg("--runs")
+        .arg(runs.path())
+        .current_dir(workspace_root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let experiment_runs = runs.path().join("penguins");
+    let run_dir = loop {
+        let checkpoint = std::fs::read_dir(&experiment_runs)
+            .ok()
+            .and_then(|mut runs| runs.next())
+            .map(|run| run.unwrap().path())
+            .filter(|run| {
+                std::fs::read_dir(run.join("checkpoints"))
+                    .is_ok_and(|mut checkpoints| checkpoints.next().is_some())
+            });
+        if let Some(run) = checkpoint {
+            break run;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before a checkpoint"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let interrupt = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    let interrupted = child.wait_with_output().unwrap();
+    let message = stderr(&interrupted);
+    // The signal may arrive after the last epoch; then there is nothing left to resume.
+    if !interrupted.status.success() {
+        assert!(message.contains("interrupted at epoch"), "{message}");
+        assert!(
+            message.contains(&format!(
+                "resume with: burnish train --resume {}",
+                run_dir.display()
+            )),
+            "{message}"
+        );
+        assert!(!message.contains("panicked"), "{message}");
+        assert!(!run_dir.join("model.bpk").exists());
+    }
+
+    let resumed = burnish(
+        &["train", "--quiet", "--resume", run_dir.to_str().unwrap()],
+        runs.path(),
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(only_folder(&experiment_runs), run_dir, "no new run folder");
+    assert_eq!(report_of(&stdout(&whole)), report_of(&stdout(&resumed)));
+    for file in ["history.csv", "metrics.json"] {
+        assert_eq!(
+            std::fs::read(whole_dir.join(file)).unwrap(),
+            std::fs::read(run_dir.join(file)).unwrap(),
+            "{file} differs from the uninterrupted run's"
+        );
+    }
+    // model.bpk also records each parameter's random id, so the weights are compared.
+    assert_eq!(saved_weights(&whole_dir), saved_weights(&run_dir));
+}
+
+/// Every weight of the model saved in a run folder, bit for bit.
+fn saved_weights(run: &Path) -> Vec<Vec<u32>> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+
+    struct Collect(Vec<Vec<u32>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let values = param.val().into_data().try_to_vec::<f32>().unwrap();
+            self.0
+                .push(values.iter().map(|value| value.to_bits()).collect());
+        }
+    }
+    let saved = burnish::saved_run::SavedRun::load(run, None).unwrap();
+    let mut collect = Collect(Vec::new());
+    saved.model.visit(&mut collect);
+    assert!(!collect.0.is_empty());
+    collect.0
+}
+
+#[test]
+fn resume_needs_a_checkpoint_and_refuses_set() {
+    let runs = tempfile::tempdir().unwrap();
+    let missing = burnish(&["train", "--resume", "no/such/run"], runs.path());
+    assert_one_line_error(&missing, &["no/such/run", "not a run folder"]);
+
+    let trained = burnish(
+        &["train", "--quiet", "--set", "train.epochs=1"],
+        runs.path(),
+    );
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let run_dir = printed_folder(&stdout(&trained), "run folder: ");
+    let with_set = burnish(
+        &[
+            "train",
+            "--resume",
+            run_dir.to_str().unwrap(),
+            "--set",
+            "train.epochs=5",
+        ],
+        runs.path(),
+    );
+    assert_one_line_error(&with_set, &["--resume", "--set"]);
+
+    std::fs::remove_dir_all(run_dir.join("checkpoints")).unwrap();
+    let no_checkpoint = burnish(
+        &["train", "--resume", run_dir.to_str().unwrap()],
+        runs.path(),
+    );
+    assert_one_line_error(&no_checkpoint, &["checkpoints", "no checkpoint"]);
+}
+
+#[test]
+fn lr_find_suggests_a_rate_and_writes_the_plot() {
+    let runs = tempfile::tempdir().unwrap();
+    let output = burnish(
+        &["lr-find", "experiments/penguins.toml", "--steps", "60"],
+        runs.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let suggestion: f64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("suggested learning rate: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no suggestion in:\n{text}"))
+        .parse()
+        .unwrap();
+    assert!((1e-7..=1.0).contains(&suggestion), "{suggestion}");
+    let folder = printed_folder(&text, "plot and table: ");
+    let csv = std::fs::read_to_string(folder.join("lr_find.csv")).unwrap();
+    let rows = csv.lines().count() - 1;
+    assert!((2..=60).contains(&rows), "{rows} rows");
+    let svg = std::fs::read_to_string(folder.join("lr_find.svg")).unwrap();
+    assert!(svg.contains("<polyline") && svg.contains("suggested"));
+}

@@ -1,0 +1,415 @@
+//! The transformer encoder: the layer (self-attention and a feed-forward block, each with a
+//! residual connection and layer normalisation, before or after) and a token-sequence
+//! classifier built from a stack of them.
+//!
+//! The layer follows PyTorch's `nn.TransformerEncoderLayer` exactly, names of weights
+//! included, so a PyTorch layer's `state_dict` loads here and back.
+
+use burn::module::{Module, Param};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
+    Linear, LinearConfig,
+};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::attention::{
+    KeyValueCache, MultiHeadAttention, MultiHeadAttentionConfig, layer_norm_to_torch,
+    linear_to_torch, load_layer_norm, load_linear, torch_name, validate_dropout,
+};
+use crate::model::Error;
+use crate::{Activation, StateDict};
+
+/// Every size and option of an [`EncoderLayer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncoderLayerConfig {
+    /// The width of the vectors the layer reads and writes.
+    pub d_model: usize,
+    /// The number of attention heads; must divide `d_model`.
+    pub n_heads: usize,
+    /// The width of the feed-forward block's hidden layer.
+    pub d_ff: usize,
+    /// The dropout probability on attention weights and on each residual branch.
+    pub dropout: f64,
+    /// The non-linearity of the feed-forward block.
+    pub activation: Activation,
+    /// Layer normalisation before each block (pre-norm) rather than after each residual sum
+    /// (post-norm, the original transformer and PyTorch's default).
+    pub norm_first: bool,
+    /// The `epsilon` of both layer norms (PyTorch's default is `1e-5`).
+    pub layer_norm_eps: f64,
+}
+
+impl EncoderLayerConfig {
+    /// Checks every size and probability, naming the experiment-file key at fault.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.attention().validate()?;
+        if self.d_ff == 0 {
+            return Err(Error::invalid("model.d_ff", "must be at least 1"));
+        }
+        if !(self.layer_norm_eps > 0.0 && self.layer_norm_eps.is_finite()) {
+            return Err(Error::invalid(
+                "model.layer_norm_eps",
+                format!("{} is not a small positive number", self.layer_norm_eps),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Builds the layer with freshly initialised weights on `device`.
+    ///
+    /// Call [`Self::validate`] first where the sizes come from a user.
+    pub fn init(&self, device: &Device) -> EncoderLayer {
+        let norm = LayerNormConfig::new(self.d_model).with_epsilon(self.layer_norm_eps);
+        EncoderLayer {
+            self_attention: self.attention().init(device),
+            linear1: LinearConfig::new(self.d_model, self.d_ff).init(device),
+            linear2: LinearConfig::new(self.d_ff, self.d_model).init(device),
+            norm1: norm.init(device),
+            norm2: norm.init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            activation: self.activation,
+            norm_first: self.norm_first,
+        }
+    }
+
+    fn attention(&self) -> MultiHeadAttentionConfig {
+        MultiHeadAttentionConfig {
+            d_model: self.d_model,
+            n_heads: self.n_heads,
+            dropout: self.dropout,
+        }
+    }
+}
+
+/// One transformer encoder layer: self-attention, then a position-wise feed-forward block.
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    self_attention: MultiHeadAttention,
+    linear1: Linear,
+    linear2: Linear,
+    norm1: LayerNorm,
+    norm2: LayerNorm,
+    dropout: Dropout,
+    #[module(skip)]
+    activation: Activation,
+    #[module(skip)]
+    norm_first: bool,
+}
+
+impl EncoderLayer {
+    /// Encodes a batch of sequences.
+    ///
+    /// `padding` marks padded positions (`true`), which no position attends to; with `causal`,
+    /// position `t` attends to positions `<= t` only.
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, time, d_model]`
+    /// - `padding`: `[batch, time]`
+    /// - output: `[batch, time, d_model]`
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        padding: Option<Tensor<2, Bool>>,
+        causal: bool,
+    ) -> Tensor<3> {
+        self.residual_blocks(input, |hidden| {
+            self.self_attention.forward(hidden, padding, causal)
+        })
+    }
+
+    /// Encodes the next positions of the sequences whose earlier positions `cache` holds,
+    /// causally, and adds them to the cache (for decoders generating one token at a time).
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, time_new, d_model]`
+    /// - output: `[batch, time_new, d_model]`
+    pub fn forward_cached(&self, input: Tensor<3>, cache: &mut KeyValueCache) -> Tensor<3> {
+        self.residual_blocks(input, |hidden| {
+            self.self_attention.forward_cached(hidden, cache)
+        })
+    }
+
+    /// Takes the weights of a PyTorch `nn.TransformerEncoderLayer` found under `prefix` (such
+    /// as `encoder.layers.0`; empty for a bare layer).
+    pub fn load_torch(mut self, state_dict: &StateDict, prefix: &str) -> Result<Self, Error> {
+        self.self_attention = self
+            .self_attention
+            .load_torch(state_dict, &torch_name(prefix, "self_attn"))?;
+        self.linear1 = load_linear(self.linear1, state_dict, &torch_name(prefix, "linear1"))?;
+        self.linear2 = load_linear(self.linear2, state_dict, &torch_name(prefix, "linear2"))?;
+        self.norm1 = load_layer_norm(self.norm1, state_dict, &torch_name(prefix, "norm1"))?;
+        self.norm2 = load_layer_norm(self.norm2, state_dict, &torch_name(prefix, "norm2"))?;
+        Ok(self)
+    }
+
+    /// Writes the weights under PyTorch `nn.TransformerEncoderLayer`'s names below `prefix`.
+    pub fn to_torch(&self, state_dict: &mut StateDict, prefix: &str) {
+        self.self_attention
+            .to_torch(state_dict, &torch_name(prefix, "self_attn"));
+        linear_to_torch(&self.linear1, state_dict, &torch_name(prefix, "linear1"));
+        linear_to_torch(&self.linear2, state_dict, &torch_name(prefix, "linear2"));
+        layer_norm_to_torch(&self.norm1, state_dict, &torch_name(prefix, "norm1"));
+        layer_norm_to_torch(&self.norm2, state_dict, &torch_name(prefix, "norm2"));
+    }
+
+    /// The two residual blocks around `self_attention` and the feed-forward block, with the
+    /// layer norms where `norm_first` puts them.
+    fn residual_blocks(
+        &self,
+        input: Tensor<3>,
+        self_attention: impl FnOnce(Tensor<3>) -> Tensor<3>,
+    ) -> Tensor<3> {
+        if self.norm_first {
+            let attended = self_attention(self.norm1.forward(input.clone()));
+            let hidden = input + self.dropout.forward(attended);
+            let fed = self.feed_forward(self.norm2.forward(hidden.clone()));
+            hidden + self.dropout.forward(fed)
+        } else {
+            let attended = self_attention(input.clone());
+            let hidden = self.norm1.forward(input + self.dropout.forward(attended));
+            let fed = self.feed_forward(hidden.clone());
+            self.norm2.forward(hidden + self.dropout.forward(fed))
+        }
+    }
+
+    fn feed_forward(&self, input: Tensor<3>) -> Tensor<3> {
+        let hidden = self.activation.forward(self.linear1.forward(input));
+        self.linear2.forward(self.dropout.forward(hidden))
+    }
+}
+
+/// How a [`TransformerClassifier`] tells positions apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Positions {
+    /// A learned vector per position, up to `max_len`.
+    #[default]
+    Learned,
+    /// The fixed sine and cosine table of Vaswani et al. (2017).
+    Sinusoidal,
+}
+
+/// How a [`TransformerClassifier`] turns a sequence of vectors into one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransformerPooling {
+    /// A learned classification token is put before the sequence; its output is the summary.
+    #[default]
+    Cls,
+    /// The mean of the outputs at the positions that are not padding.
+    Mean,
+}
+
+/// Every size and option of a [`TransformerClassifier`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransformerClassifierConfig {
+    /// The number of distinct tokens.
+    pub vocab_size: usize,
+    /// The longest sequence accepted, in tokens (not counting the classification token).
+    pub max_len: usize,
+    /// The width of every token's vector.
+    pub d_model: usize,
+    /// The number of attention heads; must divide `d_model`.
+    pub n_heads: usize,
+    /// The number of encoder layers.
+    pub n_layers: usize,
+    /// The width of each feed-forward block's hidden layer.
+    pub d_ff: usize,
+    /// The dropout probability after the embeddings and inside each layer.
+    pub dropout: f64,
+    /// The non-linearity of the feed-forward blocks.
+    pub activation: Activation,
+    /// Pre-norm layers, and a final layer norm after the stack.
+    pub norm_first: bool,
+    /// How positions are encoded.
+    pub positions: Positions,
+    /// How the sequence is summarised for the head.
+    pub pooling: TransformerPooling,
+    /// The number of outputs: classes for a classifier, targets for a regressor.
+    pub d_output: usize,
+}
+
+impl TransformerClassifierConfig {
+    /// Checks every size and probability, naming the experiment-file key at fault.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.vocab_size == 0 {
+            return Err(Error::invalid("vocab_size", "the vocabulary has no tokens"));
+        }
+        if self.d_output == 0 {
+            return Err(Error::invalid("d_output", "must be at least 1"));
+        }
+        if self.max_len == 0 {
+            return Err(Error::invalid("model.max_len", "must be at least 1"));
+        }
+        if self.n_layers == 0 {
+            return Err(Error::invalid("model.n_layers", "must be at least 1"));
+        }
+        validate_dropout(self.dropout)?;
+        self.layer().validate()
+    }
+
+    /// Builds the classifier with freshly initialised weights on `device`.
+    ///
+    /// Call [`Self::validate`] first where the sizes come from a user.
+    pub fn init(&self, device: &Device) -> TransformerClassifier {
+        let layer = self.layer();
+        let learned_positions = match self.positions {
+            Positions::Learned => {
+                Some(EmbeddingConfig::new(self.max_len, self.d_model).init(device))
+            }
+            Positions::Sinusoidal => None,
+        };
+        let cls_token = match self.pooling {
+            TransformerPooling::Cls => Some(
+                Initializer::Normal {
+                    mean: 0.0,
+                    std: 1.0,
+                }
+                .init([1, 1, self.d_model], device),
+            ),
+            TransformerPooling::Mean => None,
+        };
+        TransformerClassifier {
+            embedding: EmbeddingConfig::new(self.vocab_size, self.d_model).init(device),
+            learned_positions,
+            cls_token,
+            layers: (0..self.n_layers).map(|_| layer.init(device)).collect(),
+            final_norm: self
+                .norm_first
+                .then(|| LayerNormConfig::new(self.d_model).init(device)),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            head: LinearConfig::new(self.d_model, self.d_output).init(device),
+            max_len: self.max_len,
+            d_model: self.d_model,
+            pooling: self.pooling,
+        }
+    }
+
+    fn layer(&self) -> EncoderLayerConfig {
+        EncoderLayerConfig {
+            d_model: self.d_model,
+            n_heads: self.n_heads,
+            d_ff: self.d_ff,
+            dropout: self.dropout,
+            activation: self.activation,
+            norm_first: self.norm_first,
+            layer_norm_eps: 1e-5,
+        }
+    }
+}
+
+/// A transformer encoder over token sequences with a linear head on a pooled summary.
+#[derive(Module, Debug)]
+pub struct TransformerClassifier {
+    embedding: Embedding,
+    /// `Some` for [`Positions::Learned`]; the sinusoidal table is computed, not stored.
+    learned_positions: Option<Embedding>,
+    /// `[1, 1, d_model]`, `Some` for [`TransformerPooling::Cls`].
+    cls_token: Option<Param<Tensor<3>>>,
+    layers: Vec<EncoderLayer>,
+    /// `Some` for a pre-norm stack.
+    final_norm: Option<LayerNorm>,
+    dropout: Dropout,
+    head: Linear,
+    #[module(skip)]
+    max_len: usize,
+    #[module(skip)]
+    d_model: usize,
+    #[module(skip)]
+    pooling: TransformerPooling,
+}
+
+impl TransformerClassifier {
+    /// Computes the outputs (logits for a classifier) for a batch of token sequences.
+    ///
+    /// `padding` marks padded positions (`true`); what tokens they hold does not change the
+    /// output.
+    ///
+    /// # Shapes
+    /// - `tokens`: `[batch, time]`, `time <= max_len`
+    /// - `padding`: `[batch, time]`
+    /// - output: `[batch, d_output]`
+    ///
+    /// # Panics
+    /// If `time` exceeds `max_len` or `padding` has another shape than `tokens`.
+    pub fn forward(&self, tokens: Tensor<2, Int>, padding: Option<Tensor<2, Bool>>) -> Tensor<2> {
+        let [batch, time] = tokens.dims();
+        assert!(
+            time <= self.max_len,
+            "a sequence of {time} tokens is longer than the model's max_len of {}",
+            self.max_len
+        );
+        if let Some(padding) = &padding {
+            assert_eq!(
+                padding.dims(),
+                [batch, time],
+                "the padding mask must have the shape of the tokens"
+            );
+        }
+        let device = tokens.device();
+        let positions = match &self.learned_positions {
+            Some(table) => table.weight.val().narrow(0, 0, time),
+            None => sinusoidal_positions(time, self.d_model, &device),
+        };
+        let mut hidden = self.embedding.forward(tokens) + positions.unsqueeze_dim(0);
+        let mut attention_padding = padding.clone();
+        if let Some(cls_token) = &self.cls_token {
+            let cls = cls_token.val().expand([batch, 1, self.d_model]);
+            hidden = Tensor::cat(vec![cls, hidden], 1);
+            attention_padding = padding.clone().map(|padding| {
+                let never = TensorData::new(vec![false; batch], [batch, 1]);
+                Tensor::cat(vec![Tensor::from_data(never, &device), padding], 1)
+            });
+        }
+        hidden = self.dropout.forward(hidden);
+        for layer in &self.layers {
+            hidden = layer.forward(hidden, attention_padding.clone(), false);
+        }
+        if let Some(norm) = &self.final_norm {
+            hidden = norm.forward(hidden);
+        }
+        let summary = match self.pooling {
+            TransformerPooling::Cls => hidden.narrow(1, 0, 1).reshape([batch, self.d_model]),
+            TransformerPooling::Mean => mean_over_tokens(hidden, padding),
+        };
+        self.head.forward(summary)
+    }
+}
+
+/// The mean over time of `hidden` `[batch, time, d_model]` at the positions that are not
+/// padding; `[batch, d_model]`, zero for a sequence that is all padding.
+fn mean_over_tokens(hidden: Tensor<3>, padding: Option<Tensor<2, Bool>>) -> Tensor<2> {
+    let [batch, _, d_model] = hidden.dims();
+    let Some(padding) = padding else {
+        return hidden.mean_dim(1).reshape([batch, d_model]);
+    };
+    let kept = padding.bool_not().float().unsqueeze_dim::<3>(2);
+    let count = kept.clone().sum_dim(1).clamp_min(1.0);
+    (hidden * kept)
+        .sum_dim(1)
+        .div(count)
+        .reshape([batch, d_model])
+}
+
+/// The sinusoidal position table of Vaswani et al. (2017): `sin` in even and `cos` in odd
+/// columns, at wavelengths from `2π` to `10000 · 2π`.
+///
+/// # Shapes
+/// - output: `[time, d_model]`
+pub fn sinusoidal_positions(time: usize, d_model: usize, device: &Device) -> Tensor<2> {
+    let mut values = Vec::with_capacity(time * d_model);
+    for position in 0..time {
+        for column in 0..d_model {
+            let exponent = (column - column % 2) as f64 / d_model as f64;
+            let angle = position as f64 / 10_000f64.powf(exponent);
+            let value = if column % 2 == 0 {
+                angle.sin()
+            } else {
+                angle.cos()
+            };
+            values.push(value as f32);
+        }
+    }
+    Tensor::from_data(TensorData::new(values, [time, d_model]), device)
+}
