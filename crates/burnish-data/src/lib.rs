@@ -64,4 +64,4 @@ pub use text::{
     PAD, PAD_TOKEN, PaddedBatch, TextEncoder, TextEncoderConfig, Tokenizer, Truncation, UNK,
     UNK_TOKEN, Vocabulary, VocabularyConfig, pad_batch,
 };
-pub use text_loader::{TextBatch, TextBatcher, TextDataset, TextItem};
+pub use text_loader::{TextBatch, TextBatcher, TextDataset, TextItem, token_rows};

@@ -110,23 +110,38 @@ impl TextDataset {
     /// # Panics
     /// When a row is out of range.
     pub fn batch(&self, rows: &[usize], device: &Device) -> TextBatch {
-        let max_len = self.padded.max_len;
-        let mut ids = Vec::with_capacity(rows.len() * max_len);
-        let mut padding_mask = Vec::with_capacity(rows.len() * max_len);
-        for &row in rows {
-            let span = row * max_len..(row + 1) * max_len;
-            ids.extend_from_slice(&self.padded.ids[span.clone()]);
-            padding_mask.extend_from_slice(&self.padded.mask[span]);
-        }
+        let (ids, padding_mask) = token_rows(&self.padded, rows, device);
         TextBatch {
-            ids: Tensor::from_data(TensorData::new(ids, [rows.len(), max_len]), device),
-            padding_mask: Tensor::from_data(
-                TensorData::new(padding_mask, [rows.len(), max_len]),
-                device,
-            ),
+            ids,
+            padding_mask,
             targets: target_rows(&self.targets, rows, device),
         }
     }
+}
+
+/// The ids and padding mask (`true` at padded positions) of the given rows of `padded`, in
+/// that order, each `[rows.len(), max_len]`: the inputs of a batch when there are no targets
+/// (prediction), as [`crate::feature_rows`] is for feature rows.
+///
+/// # Panics
+/// When a row is out of range.
+pub fn token_rows(
+    padded: &PaddedBatch,
+    rows: &[usize],
+    device: &Device,
+) -> (Tensor<2, Int>, Tensor<2, Bool>) {
+    let max_len = padded.max_len;
+    let mut ids = Vec::with_capacity(rows.len() * max_len);
+    let mut padding_mask = Vec::with_capacity(rows.len() * max_len);
+    for &row in rows {
+        let span = row * max_len..(row + 1) * max_len;
+        ids.extend_from_slice(&padded.ids[span.clone()]);
+        padding_mask.extend_from_slice(&padded.mask[span]);
+    }
+    (
+        Tensor::from_data(TensorData::new(ids, [rows.len(), max_len]), device),
+        Tensor::from_data(TensorData::new(padding_mask, [rows.len(), max_len]), device),
+    )
 }
 
 impl Dataset<TextItem> for TextDataset {

@@ -42,5 +42,5 @@ pub use metric_watch::MetricWatch;
 pub use objective::Objective;
 pub use penalty::weight_penalty;
 pub use plateau::{ReduceOnPlateau, ReduceOnPlateauConfig};
-pub use predict::{Predictions, predict};
+pub use predict::{Predictions, predict, predict_inputs};
 pub use schedule::ScheduleSpec;

@@ -31,10 +31,27 @@ pub fn predict(
     batch_size: usize,
     device: &Device,
 ) -> Predictions {
-    let mut outputs: Vec<f32> = Vec::with_capacity(features.n_rows * objective.d_output());
-    for rows in EpochOrder::sequential(features.n_rows).batches(batch_size, false) {
-        let batch_outputs =
-            model.forward(ModelInput::Features(feature_rows(features, rows, device)));
+    predict_inputs(
+        model,
+        features.n_rows,
+        |rows| ModelInput::Features(feature_rows(features, rows, device)),
+        objective,
+        batch_size,
+    )
+}
+
+/// Predicts `n_rows` examples in batches of `batch_size`, `inputs` building each batch's
+/// input from its row indices (in order); [`predict`] is this for feature rows.
+pub fn predict_inputs(
+    model: &Model,
+    n_rows: usize,
+    mut inputs: impl FnMut(&[usize]) -> ModelInput,
+    objective: Objective,
+    batch_size: usize,
+) -> Predictions {
+    let mut outputs: Vec<f32> = Vec::with_capacity(n_rows * objective.d_output());
+    for rows in EpochOrder::sequential(n_rows).batches(batch_size, false) {
+        let batch_outputs = model.forward(inputs(rows));
         let batch_outputs = match objective {
             Objective::Classification { .. } => softmax(batch_outputs, 1),
             Objective::Regression => batch_outputs,

@@ -18,7 +18,7 @@ use burnish_train::{Callback, EpochLogger, FitOptions};
 
 use crate::experiment::Override;
 use crate::run_dir::RunDir;
-use crate::train_command::{evaluate_test_part, fit_model, prepare_tabular};
+use crate::train_command::{evaluate_test_part, fit_model, prepare_data};
 use crate::{Experiment, prepare};
 
 /// What `burnish cv` was asked to do.
@@ -113,7 +113,7 @@ pub fn cross_validate(options: &CvOptions, out: &mut dyn Write) -> anyhow::Resul
 
     let mut folds = Vec::with_capacity(splits.len());
     for (fold_idx, split) in splits.iter().enumerate() {
-        let data = prepare_tabular(&experiment, &table, split)?;
+        let data = prepare_data(&experiment, &table, split)?;
         let mut lines = EpochLogger::new(&mut *out);
         let mut callbacks: Vec<&mut dyn Callback> = Vec::new();
         if options.verbose {

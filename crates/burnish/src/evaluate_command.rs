@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use burnish_backend::BackendKind;
-use burnish_train::predict;
+use burnish_train::predict_inputs;
 
 use crate::prepare;
 use crate::saved_run::SavedRun;
@@ -39,16 +39,16 @@ pub fn evaluate(
             (table.select_rows(&split.test), description)
         }
     };
-    let features = saved.preprocessor.transform(&table)?;
-    let targets = saved.preprocessor.encode_target(&table)?;
-    let predictions = predict(
+    let inputs = saved.encoding.inputs(&saved.experiment, &table)?;
+    let targets = saved.encoding.preprocessor.encode_target(&table)?;
+    let predictions = predict_inputs(
         &saved.model,
-        &features,
+        inputs.n_rows(),
+        |rows| inputs.rows(rows, &saved.device),
         saved.objective,
         saved.experiment.train.batch_size,
-        &saved.device,
     );
-    let evaluation = evaluate_predictions(&saved.preprocessor, &targets, &predictions)?;
+    let evaluation = evaluate_predictions(&saved.encoding.preprocessor, &targets, &predictions)?;
     writeln!(
         out,
         "{} on {description}:\n{}",

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burnish_backend::BackendKind;
-use burnish_data::{CategoricalEncoding, ColumnKind, NumericImputation, Scaling, Task};
+use burnish_data::{
+    CategoricalEncoding, ColumnKind, NumericImputation, Scaling, Task, TextEncoderConfig,
+    Tokenizer, Truncation, VocabularyConfig,
+};
 use burnish_models::ModelSpec;
 use burnish_train::TrainConfig;
 use serde::{Deserialize, Serialize};
@@ -144,7 +147,8 @@ pub struct DataSection {
     /// The CSV or TSV file; a relative path is looked up from the working directory, then from
     /// the experiment file's folder.
     pub path: PathBuf,
-    /// The column to predict.
+    /// The column to predict (not used by a language model, which predicts the text itself).
+    #[serde(default)]
     pub target: String,
     /// `classification` or `regression`.
     #[serde(default = "default_task")]
@@ -174,6 +178,79 @@ pub struct DataSection {
     /// How categorical features are encoded.
     #[serde(default = "default_categorical")]
     pub categorical: CategoricalEncoding,
+    /// A text column read as token ids (for the recurrent and transformer models), for
+    /// example `text = { column = "text", tokenizer = { kind = "word", lowercase = true },
+    /// max_len = 64 }`; without it, the model reads the preprocessed feature columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextSection>,
+    /// Train a language model on a plain-text file (`path`) instead of a classifier or
+    /// regressor on a table, for example `language_model = { tokenizer = { kind = "char" },
+    /// context = 64 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_model: Option<LanguageModelSection>,
+}
+
+/// The `language_model` table of `[data]`: how the text file becomes a stream of token ids
+/// and which part is held out. The model learns to predict every next token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageModelSection {
+    /// How the text is cut into tokens; characters by default.
+    #[serde(default = "default_lm_tokenizer")]
+    pub tokenizer: Tokenizer,
+    /// Tokens the model sees at once (the training windows' length).
+    #[serde(default = "default_context")]
+    pub context: usize,
+    /// The share at the end of the text held out to measure the validation loss.
+    #[serde(default = "default_held_out")]
+    pub valid: f64,
+}
+
+fn default_lm_tokenizer() -> Tokenizer {
+    Tokenizer::Char { lowercase: false }
+}
+fn default_context() -> usize {
+    64
+}
+fn default_held_out() -> f64 {
+    0.1
+}
+
+/// The `text` table of `[data]`: which column holds the text, and how it becomes ids. The
+/// tokenizer and vocabulary are fitted on the training rows only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextSection {
+    /// The text column.
+    pub column: String,
+    /// How texts are cut into tokens: `{ kind = "word" | "char", lowercase }`.
+    #[serde(default)]
+    pub tokenizer: Tokenizer,
+    /// How the vocabulary is built: `{ min_freq, max_size }`.
+    #[serde(default)]
+    pub vocabulary: VocabularyConfig,
+    /// Ids per row: longer texts are cut, shorter ones padded.
+    #[serde(default = "default_max_len")]
+    pub max_len: usize,
+    /// Which end of a longer text is cut: `tail` (the default) or `head`.
+    #[serde(default)]
+    pub truncation: Truncation,
+}
+
+fn default_max_len() -> usize {
+    TextEncoderConfig::default().max_len
+}
+
+impl TextSection {
+    /// The encoder settings of this section.
+    pub fn encoder_config(&self) -> TextEncoderConfig {
+        TextEncoderConfig {
+            tokenizer: self.tokenizer,
+            vocabulary: self.vocabulary.clone(),
+            max_len: self.max_len,
+            truncation: self.truncation,
+        }
+    }
 }
 
 fn default_task() -> Task {

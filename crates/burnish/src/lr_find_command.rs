@@ -11,7 +11,7 @@ use burnish_train::{LrFindConfig, LrFinding};
 
 use crate::experiment::Override;
 use crate::run_dir::RunDir;
-use crate::train_command::{build_model, prepare_tabular};
+use crate::train_command::{build_model, prepare_data};
 use crate::{Experiment, prepare};
 
 /// What `burnish lr-find` was asked to do.
@@ -42,7 +42,7 @@ pub fn find_learning_rate(
     let data_path = experiment.data_path(&options.experiment);
     let table = prepare::read_table(&experiment, &data_path)?;
     let split = prepare::split(&experiment, &table)?;
-    let data = prepare_tabular(&experiment, &table, &split)?;
+    let data = prepare_data(&experiment, &table, &split)?;
     let model = build_model(&experiment, &data, &device)?;
     writeln!(
         out,

@@ -9,10 +9,12 @@ use burnish::cv_command::{CvOptions, cross_validate};
 use burnish::datasets_command::list_datasets;
 use burnish::evaluate_command::evaluate;
 use burnish::experiment::Override;
+use burnish::language_model::{GenerateOptions, generate};
 use burnish::lr_find_command::{LrFindOptions, find_learning_rate};
 use burnish::predict_command::predict_file;
 use burnish::train_command::{Progress, TrainOptions, train};
 use burnish_backend::BackendKind;
+use burnish_models::GenerationConfig;
 use burnish_train::LrFindConfig;
 use clap::{Parser, Subcommand};
 
@@ -133,6 +135,34 @@ enum Command {
         /// Write the CSV here instead of to standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Override the run's backend.
+        #[arg(long)]
+        backend: Option<String>,
+    },
+    /// Continue a prompt with a trained language model (an experiment with
+    /// `[data] language_model`, such as experiments/tiny_shakespeare.toml).
+    ///
+    /// Samples one token at a time from the model's distribution, sharpened or flattened by
+    /// --temperature and cut to the --top-k most likely tokens, with a key-value cache so that
+    /// each token costs work proportional to the context. The same --seed draws the same text.
+    Generate {
+        /// A run folder written by `burnish train`.
+        run: PathBuf,
+        /// The text to continue.
+        #[arg(long, short)]
+        prompt: String,
+        /// How many tokens to add.
+        #[arg(long, short = 'n', default_value_t = 500)]
+        tokens: usize,
+        /// Below 1 sharpens the distribution, above 1 flattens it.
+        #[arg(long, default_value_t = 0.8)]
+        temperature: f64,
+        /// Sample only among the k most likely tokens (1 is greedy decoding).
+        #[arg(long)]
+        top_k: Option<usize>,
+        /// The sampler's seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
         /// Override the run's backend.
         #[arg(long)]
         backend: Option<String>,
@@ -267,6 +297,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     predict_file(&run, &data, backend, &mut stdout)?;
                 }
             }
+        }
+        Command::Generate {
+            run,
+            prompt,
+            tokens,
+            temperature,
+            top_k,
+            seed,
+            backend,
+        } => {
+            generate(
+                &GenerateOptions {
+                    run,
+                    prompt,
+                    sampling: GenerationConfig {
+                        max_new_tokens: tokens,
+                        temperature,
+                        top_k,
+                        seed,
+                    },
+                    backend: parse_backend(backend)?,
+                },
+                &mut stdout,
+            )?;
         }
         Command::Datasets { dir } => {
             list_datasets(&dir, &mut stdout)?;

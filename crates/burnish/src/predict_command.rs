@@ -5,7 +5,7 @@ use std::path::Path;
 
 use burnish_backend::BackendKind;
 use burnish_data::ReadOptions;
-use burnish_train::{Predictions, predict};
+use burnish_train::{Predictions, predict_inputs};
 
 use crate::prepare;
 use crate::saved_run::SavedRun;
@@ -22,22 +22,26 @@ pub fn predict_file(
     out: &mut dyn Write,
 ) -> anyhow::Result<usize> {
     let saved = SavedRun::load(run, backend)?;
-    let mut column_kinds = saved.preprocessor.column_kinds();
-    column_kinds.retain(|name, _| name != saved.preprocessor.target());
+    let preprocessor = &saved.encoding.preprocessor;
+    let mut column_kinds = preprocessor.column_kinds();
+    column_kinds.retain(|name, _| name != preprocessor.target());
+    if let Some(text) = &saved.experiment.data.text {
+        column_kinds.insert(text.column.clone(), burnish_data::ColumnKind::Text);
+    }
     let read_options = ReadOptions {
         column_kinds,
         ..prepare::read_options(&saved.experiment)
     };
     let table = burnish_data::read_table(data, &read_options)?;
-    let features = saved.preprocessor.transform(&table)?;
-    let predictions = predict(
+    let inputs = saved.encoding.inputs(&saved.experiment, &table)?;
+    let predictions = predict_inputs(
         &saved.model,
-        &features,
+        inputs.n_rows(),
+        |rows| inputs.rows(rows, &saved.device),
         saved.objective,
         saved.experiment.train.batch_size,
-        &saved.device,
     );
-    let target = saved.preprocessor.target();
+    let target = preprocessor.target();
     let mut csv = csv::Writer::from_writer(out);
     match &predictions {
         Predictions::Classes {
@@ -45,7 +49,7 @@ pub fn predict_file(
             probabilities,
             n_classes,
         } => {
-            let names = saved.preprocessor.class_names();
+            let names = preprocessor.class_names();
             let mut header = vec!["line".to_string(), target.to_string()];
             header.extend(names.iter().map(|name| format!("p_{name}")));
             csv.write_record(&header)?;

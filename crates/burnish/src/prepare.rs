@@ -1,14 +1,20 @@
-//! The data steps every command shares: reading the experiment's table, splitting it, and the
-//! objective that the fitted preprocessor implies.
+//! The data steps every command shares: reading the experiment's table, splitting it, the
+//! fitted [`Encoding`] from rows to model inputs, and the objective it implies.
 
 use std::path::Path;
 
+use anyhow::Context;
+use burn::tensor::Device;
 use burnish_data::{
-    NumericImputation, PreprocessConfig, Preprocessor, ReadOptions, Split, SplitRatios, Table, Task,
+    ColumnKind, Features, NumericImputation, PaddedBatch, PreprocessConfig, Preprocessor,
+    ReadOptions, Split, SplitRatios, Table, TabularDataset, Targets, Task, TextDataset,
+    TextEncoder, feature_rows, token_rows,
 };
-use burnish_train::Objective;
+use burnish_models::{InputShape, ModelInput};
+use burnish_train::{Batch, Examples, Objective};
 
 use crate::Experiment;
+use crate::run_dir::RunDir;
 
 /// How to read the experiment's data file (and any file predicted on later).
 pub fn read_options(experiment: &Experiment) -> ReadOptions {
@@ -19,7 +25,13 @@ pub fn read_options(experiment: &Experiment) -> ReadOptions {
             .missing_markers
             .clone()
             .unwrap_or_else(|| ReadOptions::default().missing_markers),
-        column_kinds: experiment.data.columns.clone(),
+        column_kinds: {
+            let mut kinds = experiment.data.columns.clone();
+            if let Some(text) = &experiment.data.text {
+                kinds.insert(text.column.clone(), ColumnKind::Text);
+            }
+            kinds
+        },
         drop_columns: experiment.data.drop_columns.clone(),
     }
 }
@@ -36,7 +48,22 @@ pub fn preprocess_config(experiment: &Experiment) -> PreprocessConfig {
 
 /// Reads `path` as the experiment says, dropping rows with gaps when `missing = "drop"`.
 pub fn read_table(experiment: &Experiment, path: &Path) -> anyhow::Result<Table> {
-    let table = burnish_data::read_table(path, &read_options(experiment))?;
+    let table =
+        burnish_data::read_table(path, &read_options(experiment)).map_err(|error| {
+            match (&error, &experiment.data.text) {
+                (
+                    burnish_data::Error::UnknownColumn {
+                        column, available, ..
+                    },
+                    Some(text),
+                ) if *column == text.column => anyhow::anyhow!(
+                    "{}: data.text.column {column:?} is not a column of the file; it has {}",
+                    path.display(),
+                    available.join(", ")
+                ),
+                _ => error.into(),
+            }
+        })?;
     Ok(if experiment.data.missing == NumericImputation::Drop {
         table.without_missing()
     } else {
@@ -46,6 +73,10 @@ pub fn read_table(experiment: &Experiment, path: &Path) -> anyhow::Result<Table>
 
 /// The seeded train/valid/test split of the table, stratified by the target where asked.
 pub fn split(experiment: &Experiment, table: &Table) -> anyhow::Result<Split> {
+    anyhow::ensure!(
+        !experiment.data.target.is_empty(),
+        "`data.target` is missing: name the column to predict"
+    );
     let labels = burnish_data::target_labels(table, &experiment.data.target)?;
     let stratify = experiment.data.split.stratify && experiment.data.task == Task::Classification;
     let split = burnish_data::train_valid_test_split(
@@ -70,4 +101,196 @@ pub fn objective(preprocessor: &Preprocessor) -> Objective {
         },
         Task::Regression => Objective::Regression,
     }
+}
+
+/// The run folder's file that holds a fitted text encoder.
+pub const TEXT_ENCODER_FILE: &str = "text_encoder.json";
+
+/// How a table's rows become what the model reads and what it should output, fitted on the
+/// training rows only: the tabular preprocessor (features and target) and, when the
+/// experiment reads a text column (`data.text`), the tokenizer and vocabulary of that column,
+/// whose ids the model then reads instead of the features.
+pub struct Encoding {
+    /// Features and target.
+    pub preprocessor: Preprocessor,
+    /// The text column's encoder, when the model reads text.
+    pub text: Option<TextEncoder>,
+}
+
+impl Encoding {
+    /// Fits the encoding on `train` (the training rows).
+    pub fn fit(experiment: &Experiment, train: &Table) -> anyhow::Result<Self> {
+        let preprocessor = Preprocessor::fit(
+            train,
+            &experiment.data.target,
+            experiment.data.task,
+            &preprocess_config(experiment),
+        )?;
+        let text = match &experiment.data.text {
+            None => None,
+            Some(section) => {
+                let texts = text_column(train, &section.column)?;
+                let encoder =
+                    TextEncoder::fit(texts.iter().map(String::as_str), &section.encoder_config())
+                        .context("data.text")?;
+                Some(encoder)
+            }
+        };
+        Ok(Self { preprocessor, text })
+    }
+
+    /// The encoding saved in `run_dir` by [`Encoding::save`].
+    pub fn load(run_dir: &RunDir) -> anyhow::Result<Self> {
+        let preprocessor = Preprocessor::load_json(&run_dir.file("preprocessor.json"))?;
+        let text_file = run_dir.file(TEXT_ENCODER_FILE);
+        let text = if text_file.exists() {
+            Some(TextEncoder::load_json(&text_file)?)
+        } else {
+            None
+        };
+        Ok(Self { preprocessor, text })
+    }
+
+    /// Writes the fitted encoding into `run_dir`.
+    pub fn save(&self, run_dir: &RunDir) -> anyhow::Result<()> {
+        self.preprocessor
+            .save_json(&run_dir.file("preprocessor.json"))?;
+        if let Some(text) = &self.text {
+            text.save_json(&run_dir.file(TEXT_ENCODER_FILE))?;
+        }
+        Ok(())
+    }
+
+    /// What the model reads: feature rows, or token ids of the text column.
+    pub fn input_shape(&self) -> InputShape {
+        match &self.text {
+            None => InputShape::Features {
+                d_input: self.preprocessor.n_features(),
+            },
+            Some(text) => InputShape::Tokens {
+                vocab_size: text.vocabulary().len(),
+                max_len: text.max_len(),
+            },
+        }
+    }
+
+    /// What the model is trained for.
+    pub fn objective(&self) -> Objective {
+        objective(&self.preprocessor)
+    }
+
+    /// The model inputs of every row of `table`.
+    pub fn inputs(&self, experiment: &Experiment, table: &Table) -> anyhow::Result<RowInputs> {
+        match (&self.text, &experiment.data.text) {
+            (Some(encoder), Some(section)) => {
+                let texts = text_column(table, &section.column)?;
+                let padded = encoder.encode_batch(texts.iter().map(String::as_str))?;
+                Ok(RowInputs::Tokens(padded))
+            }
+            (None, None) => Ok(RowInputs::Features(self.preprocessor.transform(table)?)),
+            _ => anyhow::bail!(
+                "the run's saved encoding does not match its config.toml's `data.text`"
+            ),
+        }
+    }
+
+    /// The inputs and encoded targets of every row of `table`, ready to train or score on.
+    pub fn examples(&self, experiment: &Experiment, table: &Table) -> anyhow::Result<Part> {
+        let targets = self.preprocessor.encode_target(table)?;
+        Ok(match self.inputs(experiment, table)? {
+            RowInputs::Features(features) => Part::Tabular(TabularDataset::new(features, targets)),
+            RowInputs::Tokens(padded) => Part::Text(TextDataset::new(padded, targets)),
+        })
+    }
+}
+
+/// The model inputs of a table's rows, without targets (what `predict` needs).
+pub enum RowInputs {
+    /// Preprocessed feature rows.
+    Features(Features),
+    /// Token ids of the text column, padded.
+    Tokens(PaddedBatch),
+}
+
+impl RowInputs {
+    /// The number of rows.
+    pub fn n_rows(&self) -> usize {
+        match self {
+            Self::Features(features) => features.n_rows,
+            Self::Tokens(padded) => padded.n_sequences(),
+        }
+    }
+
+    /// The inputs of the given rows, in that order, on `device`.
+    pub fn rows(&self, rows: &[usize], device: &Device) -> ModelInput {
+        match self {
+            Self::Features(features) => ModelInput::Features(feature_rows(features, rows, device)),
+            Self::Tokens(padded) => {
+                let (ids, padding) = token_rows(padded, rows, device);
+                ModelInput::Tokens {
+                    ids,
+                    padding: Some(padding),
+                }
+            }
+        }
+    }
+}
+
+/// Labelled examples of one part of a split, in the form the model reads.
+pub enum Part {
+    /// Feature rows.
+    Tabular(TabularDataset),
+    /// Token ids of a text column.
+    Text(TextDataset),
+}
+
+impl Part {
+    /// The encoded targets.
+    pub fn targets(&self) -> &Targets {
+        match self {
+            Self::Tabular(dataset) => dataset.targets(),
+            Self::Text(dataset) => dataset.targets(),
+        }
+    }
+
+    fn examples(&self) -> &dyn Examples {
+        match self {
+            Self::Tabular(dataset) => dataset,
+            Self::Text(dataset) => dataset,
+        }
+    }
+}
+
+impl Examples for Part {
+    fn n_examples(&self) -> usize {
+        self.examples().n_examples()
+    }
+
+    fn batch(&self, rows: &[usize], device: &Device) -> Batch {
+        self.examples().batch(rows, device)
+    }
+
+    fn classes(&self) -> Option<&[usize]> {
+        self.examples().classes()
+    }
+}
+
+/// Every row of the text column `name`, a missing cell as an empty text.
+fn text_column(table: &Table, name: &str) -> anyhow::Result<Vec<String>> {
+    let column = table.column(name).with_context(|| {
+        format!(
+            "{}: data.text.column {name:?} is not a column of the file; it has {}",
+            table.path().display(),
+            table.column_names().join(", ")
+        )
+    })?;
+    let values = column.string_values().with_context(|| {
+        format!(
+            "{}: data.text.column {name:?} holds numbers, not text",
+            table.path().display()
+        )
+    })?;
+    Ok((0..values.len())
+        .map(|row| values.get(row).unwrap_or_default().to_string())
+        .collect())
 }

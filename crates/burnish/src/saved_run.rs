@@ -1,4 +1,4 @@
-//! A finished run folder loaded back: its experiment, fitted preprocessor and trained model.
+//! A finished run folder loaded back: its experiment, fitted encoding and trained model.
 
 use std::path::Path;
 
@@ -6,12 +6,12 @@ use anyhow::Context;
 use burn::module::Module;
 use burn::tensor::Device;
 use burnish_backend::BackendKind;
-use burnish_data::Preprocessor;
 use burnish_models::Model;
 use burnish_train::Objective;
 
+use crate::Experiment;
+use crate::prepare::Encoding;
 use crate::run_dir::RunDir;
-use crate::{Experiment, prepare};
 
 /// Everything `evaluate` and `predict` need, read from a run folder alone.
 pub struct SavedRun {
@@ -19,8 +19,9 @@ pub struct SavedRun {
     pub run_dir: RunDir,
     /// The resolved experiment (`config.toml`).
     pub experiment: Experiment,
-    /// The preprocessing fitted on the training split (`preprocessor.json`).
-    pub preprocessor: Preprocessor,
+    /// The encoding fitted on the training split (`preprocessor.json`, and
+    /// `text_encoder.json` when the model reads text).
+    pub encoding: Encoding,
     /// The trained model's inference copy (`model.bpk`).
     pub model: Model,
     /// The task the model was trained for.
@@ -34,20 +35,27 @@ impl SavedRun {
     pub fn load(path: &Path, backend: Option<BackendKind>) -> anyhow::Result<Self> {
         let run_dir = RunDir::open(path)?;
         let experiment = Experiment::load(&run_dir.file("config.toml"))?;
-        let preprocessor = Preprocessor::load_json(&run_dir.file("preprocessor.json"))?;
+        anyhow::ensure!(
+            experiment.data.language_model.is_none(),
+            "{} holds a language model: it has no test report or predictions to make; use \
+             `burnish generate {}`",
+            path.display(),
+            path.display()
+        );
+        let encoding = Encoding::load(&run_dir)?;
         let device = backend.unwrap_or(experiment.backend).open()?;
-        let objective = prepare::objective(&preprocessor);
+        let objective = encoding.objective();
         let weights = run_dir.file("model.bpk");
         let model = experiment
             .model
-            .build(preprocessor.n_features(), objective.d_output(), &device)?
+            .build_for(&encoding.input_shape(), objective.d_output(), &device)?
             .try_load_file(&weights)
             .map_err(|error| anyhow::anyhow!("{error:?}"))
             .with_context(|| format!("cannot load the weights {}", weights.display()))?;
         Ok(Self {
             run_dir,
             experiment,
-            preprocessor,
+            encoding,
             model: model.valid(),
             objective,
             device,

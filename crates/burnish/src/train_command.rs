@@ -9,17 +9,21 @@ use anyhow::Context;
 use burn::module::Module;
 use burn::tensor::Device;
 use burnish_backend::BackendKind;
-use burnish_data::{Preprocessor, Split, Table, TabularDataset, Targets};
+use burnish_data::{Preprocessor, Split, Table, Targets};
 use burnish_metrics::summary::{ClassificationSummary, RegressionSummary};
 use burnish_metrics::{
     ClassificationReport, ConfusionMatrix, ReportOptions, ZeroDivision, confusion_matrix_svg,
     training_curves_svg,
 };
-use burnish_models::Model;
-use burnish_train::{Callback, Checkpoint, EpochLogger, FitData, FitOptions, Fitted, Predictions};
+use burnish_models::{InputShape, Model};
+use burnish_train::{
+    Callback, Checkpoint, EpochLogger, Examples, FitData, FitOptions, Fitted, Objective,
+    Predictions, predict_inputs,
+};
 use sha2::Digest;
 
 use crate::experiment::Override;
+use crate::prepare::{Encoding, Part};
 use crate::progress::EpochProgressBars;
 use crate::run_dir::RunDir;
 use crate::{Experiment, prepare};
@@ -68,6 +72,126 @@ pub struct TrainOutcome {
 /// The run folder's subfolder of checkpoints.
 const CHECKPOINTS: &str = "checkpoints";
 
+/// One training run in progress: what every kind of experiment shares between reading its
+/// data and writing its report.
+pub(crate) struct Run<'a> {
+    pub experiment: Experiment,
+    pub run_dir: RunDir,
+    pub checkpoint: Option<Checkpoint>,
+    pub options: &'a TrainOptions,
+    pub backend: BackendKind,
+    pub device: Device,
+    pub data_path: PathBuf,
+    pub started: Instant,
+}
+
+impl Run<'_> {
+    /// Trains `model` (built on the autodiff device) with the run's progress display,
+    /// checkpoints, resume point and Ctrl-C flag; an interrupt's error says how to resume.
+    pub(crate) fn fit(
+        &self,
+        model: Model,
+        data: FitData<'_>,
+        objective: Objective,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<Fitted> {
+        if let Some(checkpoint) = &self.checkpoint {
+            writeln!(
+                out,
+                "resuming from {} ({} epochs done)",
+                checkpoint.dir().display(),
+                checkpoint.epochs_done()
+            )?;
+        }
+        let checkpoints = self.run_dir.file(CHECKPOINTS);
+        let fit_options = FitOptions {
+            seed: self.experiment.seed,
+            checkpoints: Some(&checkpoints),
+            resume: self.checkpoint.as_ref(),
+            interrupt: self.options.interrupt,
+        };
+        let mut bars = EpochProgressBars::new();
+        let mut lines = EpochLogger::new(&mut *out);
+        let mut callbacks: Vec<&mut dyn Callback> = Vec::new();
+        match self.options.progress {
+            Progress::Bars => callbacks.push(&mut bars),
+            Progress::Lines => callbacks.push(&mut lines),
+            Progress::Quiet => {}
+        }
+        burnish_train::fit_with(
+            model,
+            data,
+            objective,
+            &self.experiment.train,
+            &fit_options,
+            &self.device,
+            &mut callbacks,
+        )
+        .map_err(|error| match error {
+            burnish_train::Error::Interrupted { .. } => anyhow::anyhow!(
+                "{error}\nresume with: burnish train --resume {}",
+                self.run_dir.path().display()
+            ),
+            other => other.into(),
+        })
+    }
+
+    /// Writes `history.csv`, `curves.svg` and the weights (`model.bpk`) of a finished fit, and
+    /// returns the inference copy of the model.
+    pub(crate) fn save_fitted(&self, fitted: &Fitted) -> anyhow::Result<Model> {
+        fitted
+            .history
+            .write_csv(&self.run_dir.file("history.csv"))?;
+        // The learning rate has its own scale; it would flatten the metrics panel.
+        let mut curves = fitted.history.records().to_vec();
+        for record in &mut curves {
+            record.values.remove("lr");
+        }
+        self.run_dir.write(
+            "curves.svg",
+            training_curves_svg(
+                &curves,
+                &format!("{} training curves", self.experiment.name),
+            ),
+        )?;
+        let model = fitted.model.valid();
+        model
+            .clone()
+            .save_file(self.run_dir.file("model.bpk"))
+            .with_context(|| {
+                format!(
+                    "cannot save the weights in {}",
+                    self.run_dir.path().display()
+                )
+            })?;
+        Ok(model)
+    }
+
+    /// Writes `run.json` and prints the run folder's line.
+    pub(crate) fn finish(&self, fitted: &Fitted, out: &mut dyn Write) -> anyhow::Result<()> {
+        let run_json = serde_json::json!({
+            "burnish_version": env!("CARGO_PKG_VERSION"),
+            "burn_version": "0.22.1",
+            "experiment": self.experiment.name,
+            "backend": self.backend.name(),
+            "seed": self.experiment.seed,
+            "data_file": self.data_path.display().to_string(),
+            "data_sha256": sha256_hex(&self.data_path)?,
+            "weights_epoch": fitted.weights_epoch,
+            "epochs_run": fitted.history.records().len(),
+            "resumed_from": self
+                .checkpoint
+                .as_ref()
+                .map(|checkpoint| checkpoint.dir().display().to_string()),
+            "wall_time_seconds": self.started.elapsed().as_secs_f64(),
+        });
+        self.run_dir
+            .write("run.json", serde_json::to_string_pretty(&run_json)?)?;
+        writeln!(out, "run folder: {}", self.run_dir.path().display())?;
+        Ok(())
+    }
+}
+
 /// Trains the experiment (or continues the run of `options.resume`), prints progress and the
 /// test report to `out`, and writes the run folder.
 pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<TrainOutcome> {
@@ -104,81 +228,50 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
         }
     };
     let backend = options.backend.unwrap_or(experiment.backend);
-    let device = backend.open()?;
+    let run = Run {
+        device: backend.open()?,
+        data_path: experiment.data_path(&experiment_path),
+        experiment,
+        run_dir,
+        checkpoint,
+        options,
+        backend,
+        started,
+    };
+    if run.experiment.data.language_model.is_some() {
+        return crate::language_model::train(&run, out);
+    }
+    let experiment = &run.experiment;
 
-    let data_path = experiment.data_path(&experiment_path);
-    let table = prepare::read_table(&experiment, &data_path)?;
-    let split = prepare::split(&experiment, &table)?;
-    let data = prepare_tabular(&experiment, &table, &split)?;
-    data.preprocessor
-        .save_json(&run_dir.file("preprocessor.json"))?;
+    let table = prepare::read_table(experiment, &run.data_path)?;
+    let split = prepare::split(experiment, &table)?;
+    let data = prepare_data(experiment, &table, &split)?;
+    data.encoding.save(&run.run_dir)?;
 
     writeln!(
         out,
-        "{}: {} rows of {} ({} train, {} valid, {} test), {} features, {} on {backend}",
+        "{}: {} rows of {} ({} train, {} valid, {} test), {}, {} on {backend}",
         experiment.name,
         table.n_rows(),
-        data_path.display(),
+        run.data_path.display(),
         split.train.len(),
         split.valid.len(),
         split.test.len(),
-        data.preprocessor.n_features(),
+        input_description(&data.encoding.input_shape()),
         experiment.model.kind(),
     )?;
-    if let Some(checkpoint) = &checkpoint {
-        writeln!(
-            out,
-            "resuming from {} ({} epochs done)",
-            checkpoint.dir().display(),
-            checkpoint.epochs_done()
-        )?;
-    }
 
-    let checkpoints = run_dir.file(CHECKPOINTS);
-    let fit_options = FitOptions {
-        seed: experiment.seed,
-        checkpoints: Some(&checkpoints),
-        resume: checkpoint.as_ref(),
-        interrupt: options.interrupt,
+    let model = build_model(experiment, &data, &run.device)?;
+    let fit_data = FitData {
+        train: &data.train,
+        valid: &data.valid,
     };
-    let mut bars = EpochProgressBars::new();
-    let mut lines = EpochLogger::new(&mut *out);
-    let mut callbacks: Vec<&mut dyn Callback> = Vec::new();
-    match options.progress {
-        Progress::Bars => callbacks.push(&mut bars),
-        Progress::Lines => callbacks.push(&mut lines),
-        Progress::Quiet => {}
-    }
-    let fitted =
-        fit_model(&experiment, &data, &device, &mut callbacks, &fit_options).map_err(|error| {
-            if let Some(burnish_train::Error::Interrupted { .. }) = error.downcast_ref() {
-                anyhow::anyhow!(
-                    "{error}\nresume with: burnish train --resume {}",
-                    run_dir.path().display()
-                )
-            } else {
-                error
-            }
-        })?;
-    fitted.history.write_csv(&run_dir.file("history.csv"))?;
-    // The learning rate has its own scale; it would flatten the metrics panel.
-    let mut curves = fitted.history.records().to_vec();
-    for record in &mut curves {
-        record.values.remove("lr");
-    }
-    run_dir.write(
-        "curves.svg",
-        training_curves_svg(&curves, &format!("{} training curves", experiment.name)),
-    )?;
-    let model = fitted.model.valid();
-    model
-        .clone()
-        .save_file(run_dir.file("model.bpk"))
-        .with_context(|| format!("cannot save the weights in {}", run_dir.path().display()))?;
+    let fitted = run.fit(model, fit_data, data.encoding.objective(), out)?;
+    let model = run.save_fitted(&fitted)?;
 
-    let evaluation = evaluate_test_part(&experiment, &data, &model, &device)?;
+    let evaluation = evaluate_test_part(experiment, &data, &model, &run.device)?;
     for (name, contents) in &evaluation.files {
-        run_dir.write(name, contents)?;
+        run.run_dir.write(name, contents)?;
     }
     writeln!(
         out,
@@ -186,80 +279,66 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
         split.test.len(),
         evaluation.report
     )?;
-
-    let run_json = serde_json::json!({
-        "burnish_version": env!("CARGO_PKG_VERSION"),
-        "burn_version": "0.22.1",
-        "experiment": experiment.name,
-        "backend": backend.name(),
-        "seed": experiment.seed,
-        "data_file": data_path.display().to_string(),
-        "data_sha256": sha256_hex(&data_path)?,
-        "weights_epoch": fitted.weights_epoch,
-        "epochs_run": fitted.history.records().len(),
-        "resumed_from": checkpoint.as_ref().map(|checkpoint| checkpoint.dir().display().to_string()),
-        "wall_time_seconds": started.elapsed().as_secs_f64(),
-    });
-    run_dir.write("run.json", serde_json::to_string_pretty(&run_json)?)?;
-    writeln!(out, "run folder: {}", run_dir.path().display())?;
+    run.finish(&fitted, out)?;
     Ok(TrainOutcome {
-        run_dir: run_dir.path().to_path_buf(),
+        run_dir: run.run_dir.path().to_path_buf(),
         report: evaluation.report,
         test_score: evaluation.score,
     })
 }
 
-/// The tabular data of one training run, every part preprocessed by a [`Preprocessor`] fitted
-/// on the training part only.
-pub(crate) struct PreparedTabular {
+/// The data of one training run: the encoding fitted on the training part alone, and the
+/// three parts encoded by it.
+pub(crate) struct PreparedData {
     /// Fitted on the training rows.
-    pub preprocessor: Preprocessor,
+    pub encoding: Encoding,
     /// The rows the optimizer learns from.
-    pub train: TabularDataset,
+    pub train: Part,
     /// The rows early stopping watches.
-    pub valid: TabularDataset,
+    pub valid: Part,
     /// The rows scored once, at the end.
-    pub test: TabularDataset,
+    pub test: Part,
 }
 
-/// Fits the experiment's preprocessing on the `split.train` rows of `table` alone, and applies
-/// it to the three parts of `split`.
-pub(crate) fn prepare_tabular(
+/// Fits the experiment's encoding on the `split.train` rows of `table` alone, and applies it
+/// to the three parts of `split`.
+pub(crate) fn prepare_data(
     experiment: &Experiment,
     table: &Table,
     split: &Split,
-) -> anyhow::Result<PreparedTabular> {
-    let preprocessor = Preprocessor::fit(
-        &table.select_rows(&split.train),
-        &experiment.data.target,
-        experiment.data.task,
-        &prepare::preprocess_config(experiment),
-    )?;
-    let dataset = |rows: &[usize]| -> anyhow::Result<TabularDataset> {
-        let part = table.select_rows(rows);
-        Ok(TabularDataset::new(
-            preprocessor.transform(&part)?,
-            preprocessor.encode_target(&part)?,
-        ))
-    };
-    Ok(PreparedTabular {
-        train: dataset(&split.train)?,
-        valid: dataset(&split.valid)?,
-        test: dataset(&split.test)?,
-        preprocessor,
+) -> anyhow::Result<PreparedData> {
+    let encoding = Encoding::fit(experiment, &table.select_rows(&split.train))?;
+    let part = |rows: &[usize]| encoding.examples(experiment, &table.select_rows(rows));
+    Ok(PreparedData {
+        train: part(&split.train)?,
+        valid: part(&split.valid)?,
+        test: part(&split.test)?,
+        encoding,
     })
+}
+
+/// "9 features" or "token ids (vocabulary 5000, up to 64 a row)", for the first line.
+fn input_description(shape: &InputShape) -> String {
+    match shape {
+        InputShape::Tokens {
+            vocab_size,
+            max_len,
+        } => format!("token ids (vocabulary {vocab_size}, up to {max_len} a row)"),
+        InputShape::Features { d_input } => format!("{d_input} features"),
+        other => other.kind().to_string(),
+    }
 }
 
 /// Builds the experiment's model for `data` on a device seeded with the experiment's seed and
 /// trains it with `callbacks` (progress) and `options` (checkpoints, resuming, interrupts).
 pub(crate) fn fit_model(
     experiment: &Experiment,
-    data: &PreparedTabular,
+    data: &PreparedData,
     device: &Device,
     callbacks: &mut [&mut dyn Callback],
     options: &FitOptions<'_>,
 ) -> anyhow::Result<Fitted> {
-    let objective = prepare::objective(&data.preprocessor);
+    let objective = data.encoding.objective();
     let model = build_model(experiment, data, device)?;
     let fitted = burnish_train::fit_with(
         model,
@@ -280,13 +359,13 @@ pub(crate) fn fit_model(
 /// the experiment's seed.
 pub(crate) fn build_model(
     experiment: &Experiment,
-    data: &PreparedTabular,
+    data: &PreparedData,
     device: &Device,
 ) -> anyhow::Result<Model> {
     burnish_backend::seed(device, experiment.seed);
-    let model = experiment.model.build(
-        data.preprocessor.n_features(),
-        prepare::objective(&data.preprocessor).d_output(),
+    let model = experiment.model.build_for(
+        &data.encoding.input_shape(),
+        data.encoding.objective().d_output(),
         &device.clone().autodiff(),
     )?;
     Ok(model)
@@ -295,18 +374,22 @@ pub(crate) fn build_model(
 /// Predicts the test part of `data` with `model` (the inference copy) and scores it.
 pub(crate) fn evaluate_test_part(
     experiment: &Experiment,
-    data: &PreparedTabular,
+    data: &PreparedData,
     model: &Model,
     device: &Device,
 ) -> anyhow::Result<Evaluation> {
-    let predictions = burnish_train::predict(
+    let predictions = predict_inputs(
         model,
-        data.test.features(),
-        prepare::objective(&data.preprocessor),
+        data.test.n_examples(),
+        |rows| data.test.batch(rows, device).inputs,
+        data.encoding.objective(),
         experiment.train.batch_size,
-        device,
     );
-    evaluate_predictions(&data.preprocessor, data.test.targets(), &predictions)
+    evaluate_predictions(
+        &data.encoding.preprocessor,
+        data.test.targets(),
+        &predictions,
+    )
 }
 
 /// A test evaluation: the report as printed, the headline score, and the files that record it.

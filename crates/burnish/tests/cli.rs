@@ -439,7 +439,7 @@ fn datasets_lists_the_shipped_data_with_rows_and_licence() {
 }
 
 #[test]
-fn every_committed_experiment_runs_for_one_epoch() {
+fn every_committed_experiment_runs_one_batch() {
     let mut experiments: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("experiments"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -458,7 +458,7 @@ fn every_committed_experiment_runs_for_one_epoch() {
                 experiment.to_str().unwrap(),
                 "--quiet",
                 "--set",
-                "train.epochs=1",
+                "train.fast_dev_run=true",
             ],
             runs.path(),
         );
@@ -641,4 +641,120 @@ fn lr_find_suggests_a_rate_and_writes_the_plot() {
     assert!((2..=60).contains(&rows), "{rows} rows");
     let svg = std::fs::read_to_string(folder.join("lr_find.svg")).unwrap();
     assert!(svg.contains("<polyline") && svg.contains("suggested"));
+}
+
+#[test]
+fn a_text_classifier_trains_evaluates_and_predicts_from_its_run_folder() {
+    let runs = tempfile::tempdir().unwrap();
+    let trained = burnish(
+        &[
+            "train",
+            "experiments/movie_reviews_lstm.toml",
+            "--quiet",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "data.text.max_len=12",
+        ],
+        runs.path(),
+    );
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let trained_out = stdout(&trained);
+    assert!(
+        trained_out.contains("token ids (vocabulary "),
+        "the first line says what the model reads: {trained_out}"
+    );
+    let run = printed_folder(&trained_out, "run folder: ");
+    assert!(run.join("text_encoder.json").is_file());
+
+    let evaluated = burnish_plain(&["evaluate", run.to_str().unwrap()]);
+    assert!(evaluated.status.success(), "{}", stderr(&evaluated));
+    let training_report = report_of(&trained_out)
+        .split_once('\n')
+        .unwrap()
+        .1
+        .trim_end();
+    assert!(stdout(&evaluated).contains(training_report));
+
+    // New sentences, one of them with words the vocabulary never saw.
+    let folder = tempfile::tempdir().unwrap();
+    let new = folder.path().join("new.csv");
+    std::fs::write(
+        &new,
+        "text\n\"a gorgeous , moving film .\"\n\"dull and tedious .\"\nzyzzyva qwxv\n",
+    )
+    .unwrap();
+    let predicted = burnish_plain(&["predict", run.to_str().unwrap(), new.to_str().unwrap()]);
+    assert!(predicted.status.success(), "{}", stderr(&predicted));
+    let lines: Vec<String> = stdout(&predicted).lines().map(str::to_string).collect();
+    assert_eq!(
+        lines[0], "line,sentiment,p_negative,p_positive",
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for line in &lines[1..] {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert!(["negative", "positive"].contains(&fields[1]), "{line}");
+        let total: f64 = fields[2..].iter().map(|p| p.parse::<f64>().unwrap()).sum();
+        assert!((total - 1.0).abs() < 1e-4, "{line}");
+    }
+
+    let wrong_column = burnish(
+        &[
+            "train",
+            "experiments/movie_reviews_lstm.toml",
+            "--set",
+            "data.text.column=review",
+        ],
+        runs.path(),
+    );
+    assert_one_line_error(&wrong_column, &["review", "not a column"]);
+}
+
+#[test]
+fn a_language_model_trains_and_generates_the_same_text_for_the_same_seed() {
+    let runs = tempfile::tempdir().unwrap();
+    let trained = burnish(
+        &[
+            "train",
+            "experiments/tiny_shakespeare.toml",
+            "--quiet",
+            "--set",
+            "train.fast_dev_run=true",
+        ],
+        runs.path(),
+    );
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let trained_out = stdout(&trained);
+    assert!(trained_out.contains("held-out loss "), "{trained_out}");
+    assert!(trained_out.contains("sample (200 tokens"), "{trained_out}");
+    let run = printed_folder(&trained_out, "run folder: ");
+    let run = run.to_str().unwrap();
+
+    let generate = |seed: &str| {
+        let output = burnish_plain(&[
+            "generate", run, "--prompt", "ROMEO:", "-n", "30", "--seed", seed,
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let first = generate("3");
+    assert!(first.starts_with("ROMEO:"), "{first}");
+    assert_eq!(first, generate("3"), "the same seed draws the same text");
+
+    let evaluated = burnish_plain(&["evaluate", run]);
+    assert_one_line_error(&evaluated, &["language model", "generate"]);
+
+    let classifier = burnish(
+        &["train", "--quiet", "--set", "train.epochs=1"],
+        runs.path(),
+    );
+    let classifier_run = printed_folder(&stdout(&classifier), "run folder: ");
+    let refused = burnish_plain(&[
+        "generate",
+        classifier_run.to_str().unwrap(),
+        "--prompt",
+        "x",
+    ]);
+    assert_one_line_error(&refused, &["not a language model"]);
 }

@@ -1,0 +1,250 @@
+//! Language models: `burnish train` on an experiment with `[data] language_model = {...}`,
+//! and `burnish generate`. The text file becomes one stream of token ids; the model learns to
+//! predict the next token at every position of non-overlapping windows of the first part of
+//! the text, and the held-out end measures the validation loss, as nanoGPT holds out the last
+//! 10% of its corpus.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use burn::module::Module;
+use burnish_backend::BackendKind;
+use burnish_data::{TextEncoder, TextEncoderConfig, TokenStreamDataset, VocabularyConfig};
+use burnish_models::{GenerationConfig, InputShape, Model};
+use burnish_train::{FitData, Objective};
+
+use crate::Experiment;
+use crate::experiment::LanguageModelSection;
+use crate::prepare::TEXT_ENCODER_FILE;
+use crate::run_dir::RunDir;
+use crate::train_command::{Run, TrainOutcome};
+
+/// The prompt's first characters when training prints a sample.
+const SAMPLE_TOKENS: usize = 200;
+
+/// Trains the run's language model and reports the held-out loss and a sample.
+pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainOutcome> {
+    let experiment = &run.experiment;
+    let section = section(experiment)?;
+    let text = std::fs::read_to_string(&run.data_path)
+        .with_context(|| format!("cannot read the text file {}", run.data_path.display()))?;
+    let (train_text, valid_text) = split_text(&text, section.valid);
+    let encoder = TextEncoder::fit(
+        [train_text],
+        &TextEncoderConfig {
+            tokenizer: section.tokenizer,
+            vocabulary: VocabularyConfig::default(),
+            max_len: section.context,
+            ..TextEncoderConfig::default()
+        },
+    )
+    .context("data.language_model")?;
+    encoder.save_json(&run.run_dir.file(TEXT_ENCODER_FILE))?;
+    let stream = |part: &str, name: &str| -> anyhow::Result<TokenStreamDataset> {
+        let ids = encoder.encode(part)?;
+        TokenStreamDataset::new(&ids, section.context).with_context(|| {
+            format!(
+                "{}: the {name} part has {} tokens, too few for one window of \
+                 data.language_model.context = {}",
+                run.data_path.display(),
+                ids.len(),
+                section.context
+            )
+        })
+    };
+    let train_stream = stream(train_text, "training")?;
+    let valid_stream = stream(valid_text, "held-out")?;
+    let vocab_size = encoder.vocabulary().len();
+    writeln!(
+        out,
+        "{}: {} tokens of {} ({} to train, {} held out), vocabulary {vocab_size}, context {}, {} on {}",
+        experiment.name,
+        train_stream.ids().len() + valid_stream.ids().len(),
+        run.data_path.display(),
+        train_stream.ids().len(),
+        valid_stream.ids().len(),
+        section.context,
+        experiment.model.kind(),
+        run.backend,
+    )?;
+
+    burnish_backend::seed(&run.device, experiment.seed);
+    let model = experiment.model.build_for(
+        &input_shape(&encoder, section),
+        vocab_size,
+        &run.device.clone().autodiff(),
+    )?;
+    let fitted = run.fit(
+        model,
+        FitData {
+            train: &train_stream,
+            valid: &valid_stream,
+        },
+        Objective::Classification {
+            n_classes: vocab_size,
+        },
+        out,
+    )?;
+    let model = run.save_fitted(&fitted)?;
+
+    let valid_loss = fitted
+        .history
+        .records()
+        .iter()
+        .find(|record| record.epoch == fitted.weights_epoch)
+        .and_then(|record| record.values.get("valid_loss").copied())
+        .context("the history has no validation loss for the kept weights")?;
+    let report = format!(
+        "held-out loss {valid_loss:.4} (perplexity {:.2}) over {} tokens, weights of epoch {}\n",
+        valid_loss.exp(),
+        valid_stream.ids().len(),
+        fitted.weights_epoch
+    );
+    run.run_dir.write("report.txt", &report)?;
+    let metrics = serde_json::json!({
+        "valid_loss": valid_loss,
+        "perplexity": valid_loss.exp(),
+        "valid_tokens": valid_stream.ids().len(),
+        "vocab_size": vocab_size,
+    });
+    run.run_dir
+        .write("metrics.json", serde_json::to_string_pretty(&metrics)?)?;
+    writeln!(out, "\n{report}")?;
+    if let Model::Gpt(gpt) = &model {
+        let prompt = encoder.encode(&valid_text[..valid_text.floor_char_boundary(1)])?;
+        let sample = gpt.generate(
+            &prompt,
+            &GenerationConfig {
+                max_new_tokens: SAMPLE_TOKENS,
+                temperature: 1.0,
+                top_k: None,
+                seed: experiment.seed,
+            },
+            &run.device,
+            true,
+        );
+        writeln!(
+            out,
+            "sample ({SAMPLE_TOKENS} tokens, temperature 1):\n{}{}\n",
+            encoder.decode(&prompt),
+            encoder.decode(&sample)
+        )?;
+    }
+    run.finish(&fitted, out)?;
+    Ok(TrainOutcome {
+        run_dir: run.run_dir.path().to_path_buf(),
+        report,
+        test_score: valid_loss,
+    })
+}
+
+/// The experiment's `[data] language_model` table, checked.
+fn section(experiment: &Experiment) -> anyhow::Result<&LanguageModelSection> {
+    let section = experiment
+        .data
+        .language_model
+        .as_ref()
+        .context("the experiment has no `[data] language_model` table")?;
+    anyhow::ensure!(
+        section.valid > 0.0 && section.valid < 1.0,
+        "invalid `data.language_model.valid`: the held-out share must be between 0 and 1, \
+         found {}",
+        section.valid
+    );
+    anyhow::ensure!(
+        section.context > 0,
+        "invalid `data.language_model.context`: must be at least 1"
+    );
+    Ok(section)
+}
+
+/// The text cut at the character where the last `held_out` share begins.
+fn split_text(text: &str, held_out: f64) -> (&str, &str) {
+    let n_chars = text.chars().count();
+    let train_chars = ((1.0 - held_out) * n_chars as f64).round() as usize;
+    let cut = text
+        .char_indices()
+        .nth(train_chars)
+        .map_or(text.len(), |(byte, _)| byte);
+    text.split_at(cut)
+}
+
+fn input_shape(encoder: &TextEncoder, section: &LanguageModelSection) -> InputShape {
+    InputShape::Tokens {
+        vocab_size: encoder.vocabulary().len(),
+        max_len: section.context,
+    }
+}
+
+/// What `burnish generate` was asked to do.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// A run folder of a language model.
+    pub run: PathBuf,
+    /// The text to continue.
+    pub prompt: String,
+    /// How to sample.
+    pub sampling: GenerationConfig,
+    /// A backend that overrides the run's.
+    pub backend: Option<BackendKind>,
+}
+
+/// Continues `options.prompt` with the run's language model and writes prompt and
+/// continuation to `out`; returns the continuation.
+pub fn generate(options: &GenerateOptions, out: &mut dyn Write) -> anyhow::Result<String> {
+    let run_dir = RunDir::open(&options.run)?;
+    let experiment = Experiment::load(&run_dir.file("config.toml"))?;
+    anyhow::ensure!(
+        experiment.data.language_model.is_some(),
+        "{} is not a language model's run: `generate` needs an experiment with \
+         `[data] language_model`",
+        options.run.display()
+    );
+    let section = section(&experiment)?;
+    options
+        .sampling
+        .validate()
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let encoder = TextEncoder::load_json(&run_dir.file(TEXT_ENCODER_FILE))?;
+    let prompt = encoder.encode(&options.prompt)?;
+    anyhow::ensure!(
+        !prompt.is_empty(),
+        "--prompt is empty: give the text to continue"
+    );
+    let device = options.backend.unwrap_or(experiment.backend).open()?;
+    let model = load_model(
+        &experiment,
+        &encoder,
+        section,
+        &run_dir.file("model.bpk"),
+        &device,
+    )?;
+    let Model::Gpt(gpt) = model else {
+        anyhow::bail!(
+            "`generate` needs a gpt model; this run's model is {}",
+            experiment.model.kind()
+        );
+    };
+    let continuation = encoder.decode(&gpt.generate(&prompt, &options.sampling, &device, true));
+    writeln!(out, "{}{continuation}", options.prompt)?;
+    Ok(continuation)
+}
+
+fn load_model(
+    experiment: &Experiment,
+    encoder: &TextEncoder,
+    section: &LanguageModelSection,
+    weights: &Path,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Model> {
+    let model = experiment.model.build_for(
+        &input_shape(encoder, section),
+        encoder.vocabulary().len(),
+        device,
+    )?;
+    model
+        .try_load_file(weights)
+        .map_err(|error| anyhow::anyhow!("{error:?}"))
+        .with_context(|| format!("cannot load the weights {}", weights.display()))
+}
