@@ -122,6 +122,7 @@ impl ModelSpec {
                     },
                     pooling: spec.pooling,
                     d_output,
+                    feature_dropout: spec.feature_dropout,
                 };
                 config.validate()?;
                 Ok(Model::Recurrent(config.init(device)))

@@ -5,7 +5,7 @@
 //! for a regressor). Like the rest of the crate, it computes forward passes only.
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::{Bool, Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,9 @@ pub struct RecurrentClassifierConfig {
     pub pooling: Pooling,
     /// The number of outputs: classes for a classifier, targets for a regressor.
     pub d_output: usize,
+    /// Dropout on the embeddings (token input) and on the pooled features before the head,
+    /// where Keras models put their `Dropout` layers around a recurrent layer; 0 for none.
+    pub feature_dropout: f64,
 }
 
 impl RecurrentClassifierConfig {
@@ -80,6 +83,12 @@ impl RecurrentClassifierConfig {
         }
         if self.d_output == 0 {
             return Err(Error::invalid("d_output", "must be at least 1"));
+        }
+        if !(0.0..1.0).contains(&self.feature_dropout) {
+            return Err(Error::invalid(
+                "model.feature_dropout",
+                format!("{} is not a probability in [0, 1)", self.feature_dropout),
+            ));
         }
         self.recurrent.validate()?;
         if self.recurrent.d_input != self.input.width() {
@@ -114,6 +123,7 @@ impl RecurrentClassifierConfig {
             embedding,
             recurrent: self.recurrent.init(device),
             head: LinearConfig::new(self.recurrent.d_output(), self.d_output).init(device),
+            dropout: DropoutConfig::new(self.feature_dropout).init(),
             pooling: self.pooling,
         }
     }
@@ -125,6 +135,7 @@ pub struct RecurrentClassifier {
     embedding: Option<Embedding>,
     recurrent: Recurrent,
     head: Linear,
+    dropout: Dropout,
     #[module(skip)]
     pooling: Pooling,
 }
@@ -154,7 +165,7 @@ impl RecurrentClassifier {
             .embedding
             .as_ref()
             .expect("forward_tokens needs a model built for `RecurrentInput::Tokens`");
-        self.forward_steps(embedding.forward(tokens), padding)
+        self.forward_steps(self.dropout.forward(embedding.forward(tokens)), padding)
     }
 
     /// Computes one output row per sequence of feature vectors, all of the same length.
@@ -193,7 +204,7 @@ impl RecurrentClassifier {
                     .reshape([batch, d_features])
             }
         };
-        self.head.forward(pooled)
+        self.head.forward(self.dropout.forward(pooled))
     }
 
     /// The forward direction at each sequence's last valid step, then (when bidirectional)

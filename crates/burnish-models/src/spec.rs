@@ -66,6 +66,8 @@ pub struct RecurrentSpec {
     pub bidirectional: bool,
     /// Dropout between stacked layers.
     pub dropout: f64,
+    /// Dropout on the embeddings and on the pooled features before the head.
+    pub feature_dropout: f64,
     /// How the steps become one row: `last`, `mean` or `max`.
     pub pooling: Pooling,
 }
@@ -78,6 +80,7 @@ impl Default for RecurrentSpec {
             n_layers: 1,
             bidirectional: false,
             dropout: 0.0,
+            feature_dropout: 0.0,
             pooling: Pooling::Last,
         }
     }

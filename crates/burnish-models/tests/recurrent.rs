@@ -39,6 +39,7 @@ fn token_classifier(
         recurrent: recurrent_config(cell, n_layers, bidirectional),
         pooling,
         d_output: 3,
+        feature_dropout: 0.0,
     }
 }
 
@@ -88,6 +89,7 @@ fn outputs_have_every_step_and_both_directions(
         recurrent: recurrent_config(cell, 2, true),
         pooling: Pooling::Mean,
         d_output: 2,
+        feature_dropout: 0.0,
     }
     .init(&device);
     assert_eq!(series.forward_series(input).dims(), [3, 2]);
@@ -203,6 +205,7 @@ fn every_parameter_gets_a_gradient(
     device.seed(2);
     let mut config = token_classifier(cell, 2, true, Pooling::Last);
     config.recurrent.dropout = 0.1;
+    config.feature_dropout = 0.1;
     let model = config.init(&device);
     let batch = tokens(&[&[1, 2, 3, 0], &[4, 5, 6, 7]], &device);
     let padding = mask(&[&[false, false, true, true], &[false; 4]], &device);
@@ -445,4 +448,12 @@ fn a_batch_of_realistic_size_runs_forward_and_backward() {
     };
     recurrent.visit(&mut visitor);
     assert_eq!((visitor.total, visitor.missing), (4, 0));
+}
+
+#[test]
+fn feature_dropout_must_be_a_probability() {
+    let mut config = token_classifier(CellKind::Gru, 1, false, Pooling::Mean);
+    config.feature_dropout = 1.0;
+    let error = config.validate().unwrap_err().to_string();
+    assert!(error.contains("model.feature_dropout"), "{error}");
 }

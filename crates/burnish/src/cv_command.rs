@@ -84,6 +84,7 @@ pub struct CvOutcome {
 pub fn cross_validate(options: &CvOptions, out: &mut dyn Write) -> anyhow::Result<CvOutcome> {
     let started = Instant::now();
     let experiment = Experiment::load_with_overrides(&options.experiment, &options.overrides)?;
+    prepare::require_independent_rows(&experiment, "cv")?;
     let backend = options.backend.unwrap_or(experiment.backend);
     let device = backend.open()?;
     experiment.train.validate()?;

@@ -188,6 +188,26 @@ pub struct DataSection {
     /// context = 64 }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_model: Option<LanguageModelSection>,
+    /// Forecast the `target` column as a time series instead of predicting it from the other
+    /// columns, for example `series = { lookback = 24, horizon = 1 }`: the rows are time
+    /// steps in order, split chronologically (train, then valid, then test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesSection>,
+}
+
+/// The `series` table of `[data]`: the windows a forecaster reads and predicts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesSection {
+    /// Past values the model reads for each forecast.
+    pub lookback: usize,
+    /// Future values it predicts, one step ahead and on.
+    #[serde(default = "default_horizon")]
+    pub horizon: usize,
+}
+
+fn default_horizon() -> usize {
+    1
 }
 
 /// The `language_model` table of `[data]`: how the text file becomes a stream of token ids

@@ -9,6 +9,7 @@ pub mod cv_command;
 pub mod datasets_command;
 pub mod evaluate_command;
 pub mod experiment;
+pub mod forecasting;
 pub mod language_model;
 pub mod lr_find_command;
 pub mod predict_command;

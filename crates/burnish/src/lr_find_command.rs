@@ -36,6 +36,7 @@ pub fn find_learning_rate(
     out: &mut dyn Write,
 ) -> anyhow::Result<LrFinding> {
     let experiment = Experiment::load_with_overrides(&options.experiment, &options.overrides)?;
+    prepare::require_independent_rows(&experiment, "lr-find")?;
     experiment.train.validate()?;
     let backend = options.backend.unwrap_or(experiment.backend);
     let device = backend.open()?;

@@ -103,6 +103,22 @@ pub fn objective(preprocessor: &Preprocessor) -> Objective {
     }
 }
 
+/// Refuses `command` for experiments whose rows are not independent examples: language
+/// models and forecasters train with `burnish train` only.
+pub fn require_independent_rows(experiment: &Experiment, command: &str) -> anyhow::Result<()> {
+    let kind = if experiment.data.language_model.is_some() {
+        "a language model"
+    } else if experiment.data.series.is_some() {
+        "a forecaster"
+    } else {
+        return Ok(());
+    };
+    anyhow::bail!(
+        "`{command}` needs a table of independent rows, and {} trains {kind}; use `burnish train`",
+        experiment.name
+    )
+}
+
 /// The run folder's file that holds a fitted text encoder.
 pub const TEXT_ENCODER_FILE: &str = "text_encoder.json";
 

@@ -36,6 +36,13 @@ impl SavedRun {
         let run_dir = RunDir::open(path)?;
         let experiment = Experiment::load(&run_dir.file("config.toml"))?;
         anyhow::ensure!(
+            experiment.data.series.is_none(),
+            "{} holds a forecaster: `evaluate` and `predict` read tables of independent rows; \
+             its test-span report is {}",
+            path.display(),
+            run_dir.file("report.txt").display()
+        );
+        anyhow::ensure!(
             experiment.data.language_model.is_none(),
             "{} holds a language model: it has no test report or predictions to make; use \
              `burnish generate {}`",

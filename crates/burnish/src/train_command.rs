@@ -241,6 +241,9 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
     if run.experiment.data.language_model.is_some() {
         return crate::language_model::train(&run, out);
     }
+    if run.experiment.data.series.is_some() {
+        return crate::forecasting::train(&run, out);
+    }
     let experiment = &run.experiment;
 
     let table = prepare::read_table(experiment, &run.data_path)?;

@@ -758,3 +758,32 @@ fn a_language_model_trains_and_generates_the_same_text_for_the_same_seed() {
     ]);
     assert_one_line_error(&refused, &["not a language model"]);
 }
+
+#[test]
+fn a_forecaster_reports_in_the_series_units_beside_persistence() {
+    let runs = tempfile::tempdir().unwrap();
+    let trained = burnish(
+        &[
+            "train",
+            "experiments/sunspots.toml",
+            "--quiet",
+            "--set",
+            "train.epochs=2",
+        ],
+        runs.path(),
+    );
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let out = stdout(&trained);
+    assert!(out.contains("in time order"), "{out}");
+    // The persistence forecast depends on the data alone: 19.1195 on this split.
+    assert!(
+        out.contains("persistence (the last value seen): rmse 19.1195"),
+        "{out}"
+    );
+    let run = printed_folder(&out, "run folder: ");
+    assert!(run.join("series_scaler.json").is_file());
+    let evaluated = burnish_plain(&["evaluate", run.to_str().unwrap()]);
+    assert_one_line_error(&evaluated, &["forecaster", "report.txt"]);
+    let cv = burnish(&["cv", "experiments/sunspots.toml"], runs.path());
+    assert_one_line_error(&cv, &["`cv`", "forecaster", "burnish train"]);
+}
