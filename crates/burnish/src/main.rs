@@ -203,6 +203,9 @@ fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // `burnish evaluate RUN | head` closes the pipe early: that is the reader's choice,
+        // not an error to report.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -330,8 +333,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn print_backends(out: &mut impl std::io::Write) -> anyhow::Result<()> {
-    writeln!(out, "{:<8}  {:<12}  device", "backend", "compiled in")?;
+    writeln!(out, "{:<8}  {:<24}  device", "backend", "compiled in")?;
     for status in burnish_backend::survey() {
         let compiled = if status.compiled {
             "yes".to_string()
@@ -343,7 +354,22 @@ fn print_backends(out: &mut impl std::io::Write) -> anyhow::Result<()> {
             Some(Ok(())) => "opens".to_string(),
             Some(Err(reason)) => format!("does not open: {reason}"),
         };
-        writeln!(out, "{:<8}  {:<12}  {opens}", status.kind.name(), compiled)?;
+        writeln!(out, "{:<8}  {:<24}  {opens}", status.kind.name(), compiled)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_broken_pipe;
+
+    #[test]
+    fn a_closed_pipe_is_recognised_under_context_and_nothing_else_is() {
+        let closed = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("writing the report");
+        assert!(is_broken_pipe(&closed));
+        let missing = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert!(!is_broken_pipe(&missing));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("a plain message")));
+    }
 }
