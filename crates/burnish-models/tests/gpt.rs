@@ -1,7 +1,9 @@
 //! The GPT language model on every compiled backend: shapes, causality, the key-value cache,
 //! generation, gradients, learning, saving.
 
-use burn::module::{Module, ModuleVisitor, Param};
+mod common;
+
+use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -230,25 +232,7 @@ fn every_parameter_gets_a_gradient(#[case] backend: BackendKind) {
     let batch = vec![scrambled(6, 9, 0), scrambled(6, 9, 1)];
     let loss = model.forward(tokens(&batch, &device)).powi_scalar(2).mean();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
-    struct Missing<'a> {
-        grads: &'a GradientsParams,
-        missing: usize,
-        total: usize,
-    }
-    impl ModuleVisitor for Missing<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.total += 1;
-            if self.grads.get::<D>(param.id).is_none() {
-                self.missing += 1;
-            }
-        }
-    }
-    let mut visitor = Missing {
-        grads: &grads,
-        missing: 0,
-        total: 0,
-    };
-    model.visit(&mut visitor);
+    let visitor = common::gradient_census(&model, &grads);
     assert!(
         visitor.total > 5,
         "2 embeddings, a norm and a head, then the blocks"

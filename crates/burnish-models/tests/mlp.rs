@@ -1,6 +1,8 @@
 //! The MLP on every compiled backend: shapes, gradients, learning, saving.
 
-use burn::module::{Module, ModuleVisitor, Param};
+mod common;
+
+use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Int, Tensor, TensorData};
@@ -45,25 +47,7 @@ fn every_parameter_gets_a_gradient(#[case] backend: BackendKind) {
         .powi_scalar(2)
         .mean();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
-    struct Missing<'a> {
-        grads: &'a GradientsParams,
-        missing: usize,
-        total: usize,
-    }
-    impl ModuleVisitor for Missing<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.total += 1;
-            if self.grads.get::<D>(param.id).is_none() {
-                self.missing += 1;
-            }
-        }
-    }
-    let mut visitor = Missing {
-        grads: &grads,
-        missing: 0,
-        total: 0,
-    };
-    model.visit(&mut visitor);
+    let visitor = common::gradient_census(&model, &grads);
     assert_eq!(visitor.total, 6, "2 linear layers and 1 layer norm");
     assert_eq!(visitor.missing, 0);
 }

@@ -1,7 +1,9 @@
 //! The recurrent layers and classifier on every compiled backend: shapes, padding,
 //! gradients, learning, saving and PyTorch-named weights.
 
-use burn::module::{Module, ModuleVisitor, Param};
+mod common;
+
+use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Bool, Device, Distribution, Int, Tensor, TensorData};
@@ -178,21 +180,6 @@ fn padded_steps_output_zero_and_valid_steps_match_the_unpadded_run(
     );
 }
 
-struct ParamCount<'a> {
-    grads: &'a GradientsParams,
-    missing: usize,
-    total: usize,
-}
-
-impl ModuleVisitor for ParamCount<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.total += 1;
-        if self.grads.get::<D>(param.id).is_none() {
-            self.missing += 1;
-        }
-    }
-}
-
 #[rstest]
 #[case::flex(BackendKind::Flex)]
 #[cfg_attr(feature = "ndarray", case::ndarray(BackendKind::Ndarray))]
@@ -214,12 +201,7 @@ fn every_parameter_gets_a_gradient(
         .powi_scalar(2)
         .mean();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let mut visitor = ParamCount {
-        grads: &grads,
-        missing: 0,
-        total: 0,
-    };
-    model.visit(&mut visitor);
+    let visitor = common::gradient_census(&model, &grads);
     assert_eq!(
         visitor.total, 19,
         "an embedding, 2 layers x 2 directions x 4 weights, a head"
@@ -441,12 +423,7 @@ fn a_batch_of_realistic_size_runs_forward_and_backward() {
     let output = recurrent.forward(input, None);
     assert_eq!(output.dims(), [32, 64, 128]);
     let grads = GradientsParams::from_grads(output.mean().backward(), &recurrent);
-    let mut visitor = ParamCount {
-        grads: &grads,
-        missing: 0,
-        total: 0,
-    };
-    recurrent.visit(&mut visitor);
+    let visitor = common::gradient_census(&recurrent, &grads);
     assert_eq!((visitor.total, visitor.missing), (4, 0));
 }
 

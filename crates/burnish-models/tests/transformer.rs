@@ -1,7 +1,9 @@
 //! Attention, the encoder layer and the transformer classifier on every compiled backend:
 //! shapes, masks, the key/value cache, gradients, learning, saving and PyTorch export.
 
-use burn::module::{Module, ModuleVisitor, Param};
+mod common;
+
+use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Bool, Device, Distribution, Int, Tensor, TensorData};
@@ -223,22 +225,6 @@ fn cached_decoding_equals_causal_attention_over_the_whole_sequence(#[case] backe
     }
 }
 
-/// Counts the float parameters of a module and those without a gradient.
-struct MissingGradients<'a> {
-    grads: &'a GradientsParams,
-    missing: usize,
-    total: usize,
-}
-
-impl ModuleVisitor for MissingGradients<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.total += 1;
-        if self.grads.get::<D>(param.id).is_none() {
-            self.missing += 1;
-        }
-    }
-}
-
 #[rstest]
 #[case::flex(BackendKind::Flex)]
 #[cfg_attr(feature = "ndarray", case::ndarray(BackendKind::Ndarray))]
@@ -255,12 +241,7 @@ fn every_parameter_gets_a_gradient(#[case] backend: BackendKind) {
         )),
     );
     let grads = GradientsParams::from_grads(output.powi_scalar(2).mean().backward(), &model);
-    let mut visitor = MissingGradients {
-        grads: &grads,
-        missing: 0,
-        total: 0,
-    };
-    model.visit(&mut visitor);
+    let visitor = common::gradient_census(&model, &grads);
     // Embeddings, positions and CLS token; 12 per layer; the final norm's 2; the head's 2.
     assert_eq!(visitor.total, 3 + 2 * 12 + 2 + 2);
     assert_eq!(visitor.missing, 0);

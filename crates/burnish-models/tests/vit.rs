@@ -1,7 +1,9 @@
 //! The vision transformer on every compiled backend: patches, shapes, gradients, learning,
 //! saving.
 
-use burn::module::{Module, ModuleVisitor, Param};
+mod common;
+
+use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
@@ -100,25 +102,7 @@ fn every_parameter_gets_a_gradient(#[case] backend: BackendKind) {
     let images = Tensor::<4>::random([2, 1, 8, 8], Distribution::Normal(0.0, 1.0), &device);
     let loss = model.forward(images).powi_scalar(2).mean();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
-    struct Missing<'a> {
-        grads: &'a GradientsParams,
-        missing: usize,
-        total: usize,
-    }
-    impl ModuleVisitor for Missing<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.total += 1;
-            if self.grads.get::<D>(param.id).is_none() {
-                self.missing += 1;
-            }
-        }
-    }
-    let mut visitor = Missing {
-        grads: &grads,
-        missing: 0,
-        total: 0,
-    };
-    model.visit(&mut visitor);
+    let visitor = common::gradient_census(&model, &grads);
     assert!(
         visitor.total > 8,
         "patch embedding, class token, positions, norm, head, then the layers"
