@@ -527,8 +527,9 @@ fn ctrl_c_checkpoints_and_resume_ends_as_an_uninterrupted_run() {
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     };
-    let interrupt = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    // The shell's own `kill`, so that no separate kill program needs to be installed.
+    let interrupt = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
         .status()
         .unwrap();
     assert!(interrupt.success());
