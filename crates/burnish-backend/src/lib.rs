@@ -43,6 +43,16 @@ pub enum Error {
         /// The backend that was asked for.
         backend: BackendKind,
     },
+    /// A device index beyond what the backend can address.
+    #[error(
+        "backend `{backend}` has one device, index 0; index {index} does not exist (list index 0 twice to run two workers on it)"
+    )]
+    NoSuchDevice {
+        /// The backend that was asked for.
+        backend: BackendKind,
+        /// The index that was asked for.
+        index: usize,
+    },
     /// The backend is compiled in but no device of it works on this machine.
     #[error("backend `{backend}` is compiled in but no device opens on this machine: {reason}")]
     Unavailable {
@@ -126,7 +136,35 @@ impl BackendKind {
 
     /// Returns the backend's default device after checking that it runs a small computation.
     pub fn open(self) -> Result<Device, Error> {
-        let device = self.device()?;
+        self.checked(self.device()?)
+    }
+
+    /// Returns device `index` of the backend without touching the hardware: the CPU backends
+    /// have one device (index 0), wgpu numbers the discrete GPUs and cuda the CUDA devices.
+    pub fn device_at(self, index: usize) -> Result<Device, Error> {
+        match self {
+            Self::Flex | Self::Ndarray if index > 0 => Err(Error::NoSuchDevice {
+                backend: self,
+                index,
+            }),
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index))),
+            #[cfg(feature = "cuda")]
+            Self::Cuda => Ok(Device::cuda(index)),
+            _ => self.device(),
+        }
+    }
+
+    /// Opens the devices of a data-parallel run, in order, checking each; an index may repeat
+    /// (two workers on one device). An empty list gives an empty list.
+    pub fn open_all(self, indices: &[usize]) -> Result<Vec<Device>, Error> {
+        indices
+            .iter()
+            .map(|&index| self.checked(self.device_at(index)?))
+            .collect()
+    }
+
+    fn checked(self, device: Device) -> Result<Device, Error> {
         probe(&device).map_err(|reason| Error::Unavailable {
             backend: self,
             reason,
@@ -262,6 +300,23 @@ mod tests {
     fn flex_opens_and_computes() {
         let device = BackendKind::Flex.open().unwrap();
         seed(&device, 7);
+    }
+
+    #[test]
+    fn a_cpu_backend_has_one_device_which_may_be_listed_twice() {
+        let devices = BackendKind::Flex.open_all(&[0, 0]).unwrap();
+        assert_eq!(devices.len(), 2);
+        assert!(devices[0] == devices[1]);
+        assert!(BackendKind::Flex.open_all(&[]).unwrap().is_empty());
+        let error = BackendKind::Flex.open_all(&[0, 1]).unwrap_err();
+        assert_eq!(
+            error,
+            Error::NoSuchDevice {
+                backend: BackendKind::Flex,
+                index: 1
+            }
+        );
+        assert!(error.to_string().contains("index 1 does not exist"));
     }
 
     #[cfg(not(feature = "cuda"))]

@@ -43,6 +43,9 @@ pub enum Error {
         /// The checkpoint written.
         checkpoint: std::path::PathBuf,
     },
+    /// A worker of data-parallel training failed.
+    #[error("data-parallel training: {0}")]
+    DataParallel(String),
     /// Writing an output file failed.
     #[error("cannot write {path}: {source}")]
     Write {

@@ -14,6 +14,7 @@ use burnish_models::Model;
 use crate::checkpoint::{Checkpoint, LoopState, write_checkpoint};
 use crate::clip::clip_global_norm;
 use crate::config::invalid;
+use crate::data_parallel::DataParallel;
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::objective::Loss;
 use crate::penalty::weight_penalty;
@@ -54,6 +55,10 @@ pub struct FitOptions<'a> {
     /// When set (by a Ctrl-C handler), training stops after the current batch, writes a
     /// checkpoint and returns [`Error::Interrupted`].
     pub interrupt: Option<&'a AtomicBool>,
+    /// Data-parallel training: the devices every batch is split across, the run's `device`
+    /// first. Empty or one device trains on `device` alone. A device may be listed twice (two
+    /// workers share it), which checks a multi-device setup where only one device exists.
+    pub devices: &'a [Device],
 }
 
 /// Trains `model` on `data.train`, measuring `data.valid` after every epoch, without
@@ -105,6 +110,22 @@ pub fn fit_with(
     }
 
     let autodiff_device = device.clone().autodiff();
+    let parallel = match options.devices {
+        [] | [_] => None,
+        [first, ..] if first != device => {
+            return Err(invalid(
+                "devices",
+                "the first device must be the one the model and the validation run on",
+            ));
+        }
+        devices => Some(DataParallel::new(
+            devices
+                .iter()
+                .map(|device| device.clone().autodiff())
+                .collect(),
+            |device| Loss::weighted(class_weights.clone(), config.label_smoothing, device),
+        )),
+    };
     let loss_fn = Loss::weighted(class_weights, config.label_smoothing, &autodiff_device);
     let valid_loss_fn = Loss::new(device);
     let mut optimizer = config.optimizer.init();
@@ -171,7 +192,6 @@ pub fn fit_with(
             for callback in callbacks.iter_mut() {
                 callback.on_batch_begin(epoch, batch_idx + 1);
             }
-            autodiff_device.seed(batch_seed(options.seed, epoch, batch_idx));
             let mut lr = config.schedule.lr(
                 config.optimizer.lr(),
                 state.step,
@@ -182,11 +202,40 @@ pub fn fit_with(
                 lr = plateau.apply(lr);
             }
             state.lr = lr;
-            let batch = train.batch(rows, &autodiff_device);
-            let outputs = model.forward(batch.inputs);
-            let batch_predictions = outputs.dims()[0];
-            let loss = loss_fn.forward(outputs, batch.targets);
-            let loss_value = loss.clone().into_scalar::<f32>();
+            let seed = batch_seed(options.seed, epoch, batch_idx);
+            let (grads, loss_value, batch_predictions) = match &parallel {
+                Some(parallel) => {
+                    let penalties = (config.l1, config.l2);
+                    let step = parallel.gradients(
+                        &model,
+                        train,
+                        rows,
+                        1.0 / accumulate as f64,
+                        penalties,
+                        seed,
+                    )?;
+                    (step.grads, step.loss, step.predictions)
+                }
+                None => {
+                    autodiff_device.seed(seed);
+                    let batch = train.batch(rows, &autodiff_device);
+                    let outputs = model.forward(batch.inputs);
+                    let batch_predictions = outputs.dims()[0];
+                    let loss = loss_fn.forward(outputs, batch.targets);
+                    let loss_value = loss.clone().into_scalar::<f32>();
+                    let loss = match weight_penalty(&model, config.l1, config.l2) {
+                        Some(penalty) => loss + penalty,
+                        None => loss,
+                    };
+                    let loss = if accumulate > 1 {
+                        loss.div_scalar(accumulate as f64)
+                    } else {
+                        loss
+                    };
+                    let grads = GradientsParams::from_grads(loss.backward(), &model);
+                    (grads, loss_value, batch_predictions)
+                }
+            };
             if !loss_value.is_finite() {
                 return Err(Error::NonFiniteLoss {
                     epoch,
@@ -196,16 +245,6 @@ pub fn fit_with(
             }
             state.partial_loss_sum += loss_value as f64 * batch_predictions as f64;
             state.partial_predictions += batch_predictions;
-            let loss = match weight_penalty(&model, config.l1, config.l2) {
-                Some(penalty) => loss + penalty,
-                None => loss,
-            };
-            let loss = if accumulate > 1 {
-                loss.div_scalar(accumulate as f64)
-            } else {
-                loss
-            };
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
             accumulated += 1;
             let group_done = accumulated == accumulate || batch_idx + 1 == batches.len();
             let grads = if accumulate > 1 {

@@ -13,6 +13,7 @@ mod callback;
 mod checkpoint;
 mod clip;
 mod config;
+mod data_parallel;
 mod early_stopping;
 mod error;
 mod examples;

@@ -35,6 +35,7 @@ impl Objective {
 }
 
 /// The loss of an objective, built once per run.
+#[derive(Clone)]
 pub(crate) struct Loss {
     cross_entropy: CrossEntropyLoss,
 }

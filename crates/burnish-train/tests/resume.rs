@@ -163,6 +163,7 @@ fn resume_matches_uninterrupted(epoch: usize, batch: usize) {
         checkpoints: Some(&checkpoints),
         resume: None,
         interrupt: Some(flag),
+        ..FitOptions::default()
     };
     let error = run(&device, &config, &options, &mut [&mut interrupt]).unwrap_err();
     assert!(
@@ -178,6 +179,7 @@ fn resume_matches_uninterrupted(epoch: usize, batch: usize) {
         checkpoints: Some(&checkpoints),
         resume: Some(&checkpoint),
         interrupt: None,
+        ..FitOptions::default()
     };
     let resumed = run(&device, &config, &options, &mut []).unwrap();
 
@@ -234,6 +236,7 @@ fn a_half_written_checkpoint_leaves_the_previous_one_loadable() {
         checkpoints: Some(&checkpoints),
         resume: Some(&latest),
         interrupt: None,
+        ..FitOptions::default()
     };
     let resumed = run(&device, &config, &options, &mut []).unwrap();
     assert_eq!(resumed.history.records().len(), 3);

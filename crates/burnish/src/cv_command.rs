@@ -18,7 +18,7 @@ use burnish_train::{Callback, EpochLogger, FitOptions};
 
 use crate::experiment::Override;
 use crate::run_dir::RunDir;
-use crate::train_command::{evaluate_test_part, fit_model, prepare_data};
+use crate::train_command::{evaluate_test_part, fit_model, open_devices, prepare_data};
 use crate::{Experiment, prepare};
 
 /// What `burnish cv` was asked to do.
@@ -86,7 +86,7 @@ pub fn cross_validate(options: &CvOptions, out: &mut dyn Write) -> anyhow::Resul
     let experiment = Experiment::load_with_overrides(&options.experiment, &options.overrides)?;
     prepare::require_independent_rows(&experiment, "cv")?;
     let backend = options.backend.unwrap_or(experiment.backend);
-    let device = backend.open()?;
+    let (device, devices) = open_devices(backend, &experiment.devices)?;
     experiment.train.validate()?;
 
     let data_path = experiment.data_path(&options.experiment);
@@ -122,6 +122,7 @@ pub fn cross_validate(options: &CvOptions, out: &mut dyn Write) -> anyhow::Resul
         }
         let fit_options = FitOptions {
             seed: experiment.seed,
+            devices: &devices,
             ..FitOptions::default()
         };
         let fitted = fit_model(&experiment, &data, &device, &mut callbacks, &fit_options)

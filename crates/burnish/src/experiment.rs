@@ -126,6 +126,11 @@ pub struct Experiment {
     /// Where to compute: `flex`, `ndarray`, `wgpu` or `cuda`.
     #[serde(default)]
     pub backend: BackendKind,
+    /// Data-parallel training: the backend's devices every training batch is split across,
+    /// by index (`[0, 1]`: two GPUs; wgpu numbers discrete GPUs). Empty, the default, trains
+    /// on the backend's default device. Validation, tests and predictions run on the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<usize>,
     /// What data, and how to prepare it.
     pub data: DataSection,
     /// Which model.

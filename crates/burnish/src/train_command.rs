@@ -81,6 +81,8 @@ pub(crate) struct Run<'a> {
     pub options: &'a TrainOptions,
     pub backend: BackendKind,
     pub device: Device,
+    /// The devices of data-parallel training (`device` first), or none.
+    pub devices: Vec<Device>,
     pub data_path: PathBuf,
     pub started: Instant,
 }
@@ -109,6 +111,7 @@ impl Run<'_> {
             checkpoints: Some(&checkpoints),
             resume: self.checkpoint.as_ref(),
             interrupt: self.options.interrupt,
+            devices: &self.devices,
         };
         let mut bars = EpochProgressBars::new();
         let mut lines = EpochLogger::new(&mut *out);
@@ -228,8 +231,10 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
         }
     };
     let backend = options.backend.unwrap_or(experiment.backend);
+    let (device, devices) = open_devices(backend, &experiment.devices)?;
     let run = Run {
-        device: backend.open()?,
+        device,
+        devices,
         data_path: experiment.data_path(&experiment_path),
         experiment,
         run_dir,
@@ -330,6 +335,22 @@ fn input_description(shape: &InputShape) -> String {
         InputShape::Features { d_input } => format!("{d_input} features"),
         other => other.kind().to_string(),
     }
+}
+
+/// The device a run computes on and, for data-parallel training (`devices` in the
+/// experiment), every device it splits batches across, the first being the run's device.
+pub(crate) fn open_devices(
+    backend: BackendKind,
+    indices: &[usize],
+) -> anyhow::Result<(Device, Vec<Device>)> {
+    let devices = backend
+        .open_all(indices)
+        .context("`devices` in the experiment")?;
+    let device = match devices.first() {
+        Some(first) => first.clone(),
+        None => backend.open()?,
+    };
+    Ok((device, devices))
 }
 
 /// Builds the experiment's model for `data` on a device seeded with the experiment's seed and

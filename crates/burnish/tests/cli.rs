@@ -401,6 +401,36 @@ fn set_overrides_keys_and_the_resolved_config_records_them() {
     assert_eq!(history.lines().count(), 1 + 2, "a header and two epochs");
 }
 
+/// `devices = [0, 0]` trains penguins with two data-parallel workers sharing the CPU; the
+/// run reaches the one-device run's accuracy and records the devices in its config.
+#[test]
+fn two_data_parallel_workers_train_penguins() {
+    let runs = tempfile::tempdir().unwrap();
+    let output = burnish(
+        &["train", "--quiet", "--set", "devices=[0, 0]"],
+        runs.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    let accuracy = report_accuracy(report_of(&out));
+    assert!(accuracy >= 0.97, "test accuracy {accuracy}\n{out}");
+    let run = printed_folder(&out, "run folder: ");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        config.contains("devices = [\n    0,\n    0,\n]\n"),
+        "{config}"
+    );
+}
+
+#[test]
+fn a_device_index_the_backend_lacks_is_named() {
+    let runs = tempfile::tempdir().unwrap();
+    for command in ["train", "cv"] {
+        let output = burnish(&[command, "--set", "devices=[0, 2]"], runs.path());
+        assert_one_line_error(&output, &["`devices`", "index 2 does not exist"]);
+    }
+}
+
 #[test]
 fn an_unknown_set_key_is_named_as_coming_from_set() {
     let runs = tempfile::tempdir().unwrap();
