@@ -1,14 +1,17 @@
 //! `cargo xtask`: the project's own build and check commands.
 //!
 //! - `cargo xtask ci`: everything CI checks, cheapest first — formatting, clippy with warnings
-//!   as errors, the tests of every crate on every CPU backend and on wgpu, then every
-//!   benchmark run once (criterion's test mode) so that they keep compiling and running.
-//! - `cargo xtask bench [--quick] [--features F] [--compare-torch] [--python PATH]
-//!   [--threads N]`: the criterion benchmarks of the five standard workloads and of the
+//!   as errors, the tests of every crate on every CPU backend and on wgpu, the API docs with
+//!   warnings as errors, every benchmark run once (criterion's test mode), then `bench --quick`
+//!   on every backend, so that the benchmarks and the table keep compiling and running.
+//! - `cargo xtask bench [--quick] [--features F] [--filter REGEX] [--compare-torch]
+//!   [--python PATH] [--threads N]`: the criterion benchmarks of the five standard workloads and of the
 //!   training loop's overhead, then one table of train and infer samples per second per
 //!   workload and backend, written to `target/bench/summary.json` and `summary.md`. With
 //!   `--compare-torch`, `shared/bench/torch_peer.py` runs in the same command and the table
-//!   gets PyTorch's column and the ratios.
+//!   gets PyTorch's column and the ratios. `--quick` measures for about a second per benchmark
+//!   and builds with the test profile (dependencies optimised, this workspace not), reusing
+//!   what `cargo test` built: its figures show that everything runs, not how fast.
 //!
 //! It has no dependencies beyond the standard library, so it builds in seconds.
 
@@ -30,7 +33,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci\n       cargo xtask bench [--quick] [--features F] [--compare-torch] [--python PATH] [--threads N]"
+                "usage: cargo xtask ci\n       cargo xtask bench [--quick] [--features F] [--filter REGEX] [--compare-torch] [--python PATH] [--threads N]"
             );
             return ExitCode::from(2);
         }
@@ -58,13 +61,34 @@ fn ci() -> Result<(), String> {
         "warnings",
     ])?;
     cargo(&["test", "--workspace", "--features", TEST_FEATURES])?;
-    // Criterion runs each benchmark once when it is not given `--bench`.
+    // Rustdoc shares the dependencies' metadata with clippy; only the workspace is documented.
+    cargo_with_env(
+        &[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--features",
+            TEST_FEATURES,
+        ],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    // Criterion runs each benchmark once when it is not given `--bench`: this covers the data
+    // pipeline and metrics benchmarks, which the table below does not use.
     cargo(&[
         "test",
         "--workspace",
         "--features",
         TEST_FEATURES,
         "--benches",
+    ])?;
+    // wgpu on a software Vulkan driver takes about 25 s per LSTM training step, so the quick
+    // table leaves it out; its benchmarks ran once in the step above.
+    bench(&[
+        "--quick".to_string(),
+        "--features".to_string(),
+        TEST_FEATURES.to_string(),
+        "--filter".to_string(),
+        "^(workloads/(flex|ndarray)|training_loop)/".to_string(),
     ])?;
     eprintln!(
         "xtask ci: all checks passed in {:.0} s",
@@ -75,11 +99,21 @@ fn ci() -> Result<(), String> {
 
 /// Runs one cargo command, echoing it, and fails on a non-zero exit.
 fn cargo(args: &[&str]) -> Result<(), String> {
+    cargo_with_env(args, &[])
+}
+
+/// Runs one cargo command with extra environment variables.
+fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    eprintln!("$ cargo {}", args.join(" "));
+    let shown_env: String = env
+        .iter()
+        .map(|(key, value)| format!("{key}='{value}' "))
+        .collect();
+    eprintln!("$ {shown_env}cargo {}", args.join(" "));
     let step_started = Instant::now();
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .status()
         .map_err(|error| format!("cannot run {cargo}: {error}"))?;
     eprintln!("  ({:.0} s)", step_started.elapsed().as_secs_f64());
@@ -106,6 +140,7 @@ struct BenchOptions {
     compare_torch: bool,
     python: String,
     threads: usize,
+    filter: Option<String>,
 }
 
 fn parse_bench_options(args: &[String]) -> Result<BenchOptions, String> {
@@ -115,6 +150,7 @@ fn parse_bench_options(args: &[String]) -> Result<BenchOptions, String> {
         compare_torch: false,
         python: "python3".to_string(),
         threads: 2,
+        filter: None,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -128,6 +164,7 @@ fn parse_bench_options(args: &[String]) -> Result<BenchOptions, String> {
             "--compare-torch" => options.compare_torch = true,
             "--features" => options.features = Some(value()?),
             "--python" => options.python = value()?,
+            "--filter" => options.filter = Some(value()?),
             "--threads" => {
                 options.threads = value()?
                     .parse()
@@ -141,13 +178,22 @@ fn parse_bench_options(args: &[String]) -> Result<BenchOptions, String> {
 
 fn bench(args: &[String]) -> Result<(), String> {
     let options = parse_bench_options(args)?;
-    let mut cargo_args = vec!["bench", "-p", "burnish-benches"];
+    let started = std::time::SystemTime::now();
+    // `--workspace` rather than `-p`: the features then resolve as they do for the tests, so
+    // the quick run (test profile) reuses the test build instead of rebuilding Burn.
+    let mut cargo_args = vec!["bench", "--workspace"];
+    if options.quick {
+        cargo_args.extend(["--profile", "test"]);
+    }
     if let Some(features) = &options.features {
         cargo_args.extend(["--features", features]);
     }
     cargo_args.extend(["--bench", "workloads", "--bench", "training_loop", "--"]);
     if options.quick {
-        cargo_args.extend(["--warm-up-time", "0.5", "--measurement-time", "1"]);
+        cargo_args.extend(["--warm-up-time", "0.2", "--measurement-time", "1"]);
+    }
+    if let Some(filter) = &options.filter {
+        cargo_args.push(filter);
     }
     cargo(&cargo_args)?;
 
@@ -160,7 +206,7 @@ fn bench(args: &[String]) -> Result<(), String> {
                     .join(format!("workloads_{backend}"))
                     .join(format!("{workload}_{kind}"))
                     .join("new/estimates.json");
-                mean_nanoseconds(&path).map(|nanos| batch as f64 / (nanos * 1e-9))
+                mean_nanoseconds(&path, started).map(|nanos| batch as f64 / (nanos * 1e-9))
             };
             if let (Some(train), Some(infer)) = (per_step("train"), per_step("infer")) {
                 rows.push(Row {
@@ -192,6 +238,7 @@ fn bench(args: &[String]) -> Result<(), String> {
                     .join(format!("training_loop_{workload}"))
                     .join(side)
                     .join("new/estimates.json"),
+                started,
             )
         };
         (workload, time("bare"), time("fit"))
@@ -231,8 +278,13 @@ fn target_dir() -> PathBuf {
         })
 }
 
-/// The mean time per iteration, in nanoseconds, of a criterion `estimates.json`.
-fn mean_nanoseconds(path: &Path) -> Option<f64> {
+/// The mean time per iteration, in nanoseconds, of a criterion `estimates.json` written by
+/// this run (`since`); older results, from benchmarks this run skipped, are not reported.
+fn mean_nanoseconds(path: &Path, since: std::time::SystemTime) -> Option<f64> {
+    let written = std::fs::metadata(path).ok()?.modified().ok()?;
+    if written < since {
+        return None;
+    }
     let text = std::fs::read_to_string(path).ok()?;
     let mean = &text[text.find("\"mean\"")?..];
     let estimate = &mean[mean.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
@@ -289,7 +341,11 @@ fn torch_peer(options: &BenchOptions) -> Result<Vec<(String, f64, f64)>, String>
 type Overhead = [(&'static str, Option<f64>, Option<f64>); 2];
 
 fn summary_markdown(rows: &[Row], overhead: &Overhead, options: &BenchOptions) -> String {
-    let mut text = String::from(
+    let mut text = String::new();
+    if options.quick {
+        text.push_str("Quick run (`--quick`: test profile, about a second per benchmark): these figures show that every workload runs, not how fast.\n\n");
+    }
+    text.push_str(
         "| workload | backend | train samples/s | infer samples/s | PyTorch train | PyTorch infer | train ratio | infer ratio |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for row in rows {
