@@ -11,7 +11,7 @@ mod common;
 use burn::module::Module;
 use burn::tensor::Device;
 use burnish_backend::BackendKind;
-use burnish_data::{Features, TabularDataset, Targets};
+use burnish_data::TabularDataset;
 use burnish_models::{MlpSpec, ModelSpec};
 use burnish_train::{
     Error, FitData, FitOptions, Fitted, Objective, OptimizerSpec, Predictions, TrainConfig,
@@ -21,13 +21,7 @@ use rstest::rstest;
 
 /// Three classes in 5 dimensions, with noise; 95 rows so that the last batch of 16 is odd.
 fn three_blobs(n_rows: usize, seed: u64) -> TabularDataset {
-    let mut state = seed;
-    let mut noise = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) as f64 / (1u64 << 31) as f64) as f32 - 0.5
-    };
+    let mut noise = common::uniform_noise(seed);
     let mut values = Vec::with_capacity(n_rows * 5);
     let mut classes = Vec::with_capacity(n_rows);
     for row in 0..n_rows {
@@ -38,14 +32,7 @@ fn three_blobs(n_rows: usize, seed: u64) -> TabularDataset {
         }
         classes.push(class);
     }
-    TabularDataset::new(
-        Features {
-            n_rows,
-            n_cols: 5,
-            values,
-        },
-        Targets::Classes(classes),
-    )
+    common::labelled_rows(values, classes)
 }
 
 fn run(

@@ -18,13 +18,7 @@ use rstest::rstest;
 
 /// Two noisy, overlapping classes in 4 dimensions: learnable, but not perfectly.
 fn two_blobs(n_rows: usize, seed: u64) -> TabularDataset {
-    let mut state = seed;
-    let mut noise = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) as f64 / (1u64 << 31) as f64) as f32 - 0.5
-    };
+    let mut noise = common::uniform_noise(seed);
     let mut values = Vec::with_capacity(n_rows * 4);
     let mut classes = Vec::with_capacity(n_rows);
     for row in 0..n_rows {
@@ -34,14 +28,7 @@ fn two_blobs(n_rows: usize, seed: u64) -> TabularDataset {
         }
         classes.push(class);
     }
-    TabularDataset::new(
-        Features {
-            n_rows,
-            n_cols: 4,
-            values,
-        },
-        Targets::Classes(classes),
-    )
+    common::labelled_rows(values, classes)
 }
 
 fn config(epochs: usize) -> TrainConfig {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use burnish_backend::BackendKind;
-use burnish_data::{Features, TabularDataset, Targets};
+use burnish_data::{TabularDataset, Targets};
 use burnish_models::{MlpSpec, Model, ModelSpec};
 use burnish_train::{
     BatchProgress, Callback, Checkpoint, ClassWeightRule, ClassWeights, EarlyStoppingConfig, Error,
@@ -19,13 +19,7 @@ use burnish_train::{
 
 /// Three noisy classes in 3 dimensions, unevenly represented.
 fn three_classes(n_rows: usize, seed: u64) -> TabularDataset {
-    let mut state = seed;
-    let mut noise = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) as f64 / (1u64 << 31) as f64) as f32 - 0.5
-    };
+    let mut noise = common::uniform_noise(seed);
     let mut values = Vec::with_capacity(n_rows * 3);
     let mut classes = Vec::with_capacity(n_rows);
     for row in 0..n_rows {
@@ -36,14 +30,7 @@ fn three_classes(n_rows: usize, seed: u64) -> TabularDataset {
         }
         classes.push(class);
     }
-    TabularDataset::new(
-        Features {
-            n_rows,
-            n_cols: 3,
-            values,
-        },
-        Targets::Classes(classes),
-    )
+    common::labelled_rows(values, classes)
 }
 
 fn config() -> TrainConfig {
