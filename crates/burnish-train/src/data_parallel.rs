@@ -151,6 +151,17 @@ impl DataParallel {
         }
     }
 
+    /// Draws the initial values of `model`'s lazily initialised parameters on this thread,
+    /// after seeding the main device with `seed`, the first batch's seed. Left to the workers,
+    /// they would draw them on a worker thread after the per-device seeds of
+    /// [`Self::gradients`]; drawn here, they get the values a one-device run draws in its first
+    /// forward pass (for models without dropout). Parameters already drawn (a resumed run's)
+    /// stay as they are.
+    pub(crate) fn initialize(&self, model: &Model, seed: u64) {
+        self.devices[0].seed(seed);
+        model.visit(&mut InitializeParameters);
+    }
+
     /// Splits `rows` into one contiguous share per device, runs forward and backward on every
     /// device at once, and sums the gradients on the main device. `seed` is the batch's seed.
     pub(crate) fn gradients(
@@ -162,12 +173,6 @@ impl DataParallel {
         (l1, l2): (f64, f64),
         seed: u64,
     ) -> Result<ParallelStep, Error> {
-        // A freshly built model's parameters are lazy: they draw their initial values when
-        // first used. Left to the workers, they would draw them on a worker thread after the
-        // per-device seeds below; drawn here, right after the batch's seed, they get the values
-        // a one-device run draws in its first forward pass (for models without dropout).
-        self.devices[0].seed(seed);
-        model.visit(&mut InitializeParameters);
         for (idx, device) in self.devices.iter().enumerate() {
             device.seed(seed.wrapping_add(idx as u64));
         }

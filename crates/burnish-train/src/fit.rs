@@ -170,6 +170,12 @@ pub fn fit_with(
         callback.on_train_begin(config.epochs);
     }
     let first_epoch = state.epochs_done + 1;
+    if let Some(parallel) = &parallel {
+        parallel.initialize(
+            &model,
+            batch_seed(options.seed, first_epoch, state.batches_done),
+        );
+    }
     let last_epoch = if state.stopped.is_some() {
         state.epochs_done
     } else if config.fast_dev_run {
