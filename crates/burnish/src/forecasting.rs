@@ -14,7 +14,7 @@ use burnish_train::{Examples, FitData, Objective, Predictions, predict_inputs};
 
 use crate::experiment::SeriesSection;
 use crate::prepare;
-use crate::train_command::{Run, TrainOutcome};
+use crate::train_command::{Run, TrainOutcome, seeded_model};
 
 /// The run folder's file that holds the fitted series scaler.
 pub const SERIES_SCALER_FILE: &str = "series_scaler.json";
@@ -76,14 +76,14 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         run.backend,
     )?;
 
-    let train = SeriesDataset::new(data.train.clone());
-    let valid = SeriesDataset::new(data.valid.clone());
-    let test = SeriesDataset::new(data.test.clone());
-    burnish_backend::seed(&run.device, experiment.seed);
-    let model = experiment.model.build_for(
+    let train = SeriesDataset::new(data.train);
+    let valid = SeriesDataset::new(data.valid);
+    let test = SeriesDataset::new(data.test);
+    let model = seeded_model(
+        experiment,
         &InputShape::Series { d_input: 1 },
         section.horizon,
-        &run.device.clone().autodiff(),
+        &run.device,
     )?;
     let fitted = run.fit(
         model,
@@ -106,8 +106,8 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         unreachable!("a regression objective predicts values")
     };
     let forecasts = data.scaler.inverse_transform(&scaled);
-    let truth = data.scaler.inverse_transform(&data.test.targets);
-    let persistence = persistence_forecasts(&data.test, |value| data.scaler.unscale(value));
+    let truth = data.scaler.inverse_transform(&test.windows().targets);
+    let persistence = persistence_forecasts(test.windows(), |value| data.scaler.unscale(value));
     let summary = RegressionSummary::new(&truth, &forecasts)?;
     let baseline = RegressionSummary::new(&truth, &persistence)?;
     let report = format!(

@@ -18,7 +18,7 @@ use crate::Experiment;
 use crate::experiment::LanguageModelSection;
 use crate::prepare::TEXT_ENCODER_FILE;
 use crate::run_dir::RunDir;
-use crate::train_command::{Run, TrainOutcome};
+use crate::train_command::{Run, TrainOutcome, seeded_model};
 
 /// The prompt's first characters when training prints a sample.
 const SAMPLE_TOKENS: usize = 200;
@@ -69,11 +69,11 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         run.backend,
     )?;
 
-    burnish_backend::seed(&run.device, experiment.seed);
-    let model = experiment.model.build_for(
+    let model = seeded_model(
+        experiment,
         &input_shape(&encoder, section),
         vocab_size,
-        &run.device.clone().autodiff(),
+        &run.device,
     )?;
     let fitted = run.fit(
         model,

@@ -386,13 +386,27 @@ pub(crate) fn build_model(
     data: &PreparedData,
     device: &Device,
 ) -> anyhow::Result<Model> {
-    burnish_backend::seed(device, experiment.seed);
-    let model = experiment.model.build_for(
+    seeded_model(
+        experiment,
         &data.encoding.input_shape(),
         data.encoding.objective().d_output(),
-        &device.clone().autodiff(),
-    )?;
-    Ok(model)
+        device,
+    )
+}
+
+/// The experiment's model for inputs of `shape` and `d_output` outputs, initialised on the
+/// autodiff device after seeding `device` with the experiment's seed: how every kind of run
+/// starts training.
+pub(crate) fn seeded_model(
+    experiment: &Experiment,
+    shape: &InputShape,
+    d_output: usize,
+    device: &Device,
+) -> anyhow::Result<Model> {
+    burnish_backend::seed(device, experiment.seed);
+    Ok(experiment
+        .model
+        .build_for(shape, d_output, &device.clone().autodiff())?)
 }
 
 /// Predicts the test part of `data` with `model` (the inference copy) and scores it.
