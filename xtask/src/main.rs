@@ -3,10 +3,10 @@
 //! - `cargo xtask ci`: everything CI checks, cheapest first — formatting, clippy with warnings
 //!   as errors, the tests of every crate on every CPU backend and on wgpu, the API docs with
 //!   warnings as errors, every benchmark run once (criterion's test mode), then `bench --quick`
-//!   on every backend, so that the benchmarks and the table keep compiling and running.
+//!   on the CPU backends, so that the benchmarks and the table keep compiling and running.
 //! - `cargo xtask bench [--quick] [--features F] [--filter REGEX] [--compare-torch]
-//!   [--python PATH] [--threads N]`: the criterion benchmarks of the five standard workloads and of the
-//!   training loop's overhead, then one table of train and infer samples per second per
+//!   [--python PATH] [--threads N]`: the criterion benchmarks of the five standard workloads
+//!   and of the training loop's overhead, then one table of train and infer samples per second per
 //!   workload and backend, written to `target/bench/summary.json` and `summary.md`. With
 //!   `--compare-torch`, `shared/bench/torch_peer.py` runs in the same command and the table
 //!   gets PyTorch's column and the ratios. `--quick` measures for about a second per benchmark
