@@ -22,6 +22,10 @@ use criterion::{BatchSize, Criterion};
 /// Optimizer steps per measured epoch.
 const BATCHES: usize = 8;
 
+/// The allocator the `burnish` binary runs on, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: burnish_backend::allocator::Allocator = burnish_backend::allocator::Allocator;
+
 fn features(n_rows: usize, n_cols: usize, n_classes: usize, seed: u64) -> TabularDataset {
     let mut next = uniform(seed);
     let values = (0..n_rows * n_cols)
@@ -175,6 +179,7 @@ fn training_loop(criterion: &mut Criterion) {
 }
 
 fn main() {
+    burnish_backend::allocator::retain_freed_memory();
     let mut criterion = Criterion::default().configure_from_args();
     training_loop(&mut criterion);
     criterion.final_summary();

@@ -8,6 +8,10 @@
 use burnish_benches::workloads::{WORKLOADS, build};
 use criterion::Criterion;
 
+/// The allocator the `burnish` binary runs on, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: burnish_backend::allocator::Allocator = burnish_backend::allocator::Allocator;
+
 fn workloads(criterion: &mut Criterion) {
     for status in burnish_backend::survey() {
         let Some(Ok(())) = status.opens else {
@@ -30,6 +34,7 @@ fn workloads(criterion: &mut Criterion) {
 }
 
 fn main() {
+    burnish_backend::allocator::retain_freed_memory();
     let mut criterion = Criterion::default().configure_from_args();
     workloads(&mut criterion);
     criterion.final_summary();

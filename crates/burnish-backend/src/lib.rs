@@ -17,6 +17,9 @@
 //! burnish_backend::seed(&device, 42);
 //! ```
 
+#[cfg(feature = "allocator")]
+pub mod allocator;
+
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::str::FromStr;

@@ -189,7 +189,14 @@ fn parse_backend(name: Option<String>) -> anyhow::Result<Option<BackendKind>> {
 /// Set by the first Ctrl-C: training stops after the batch it is in and writes a checkpoint.
 static INTERRUPT: AtomicBool = AtomicBool::new(false);
 
+/// mimalloc, kept from returning freed memory: the CPU backends allocate every tensor anew,
+/// and reusing warm pages speeds training up by a quarter to a half (see
+/// `burnish_backend::allocator`).
+#[global_allocator]
+static ALLOCATOR: burnish_backend::allocator::Allocator = burnish_backend::allocator::Allocator;
+
 fn main() -> ExitCode {
+    burnish_backend::allocator::retain_freed_memory();
     let cli = Cli::parse();
     let handler = ctrlc::set_handler(|| {
         if INTERRUPT.swap(true, Ordering::SeqCst) {
