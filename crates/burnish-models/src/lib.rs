@@ -11,6 +11,7 @@
 mod activation;
 mod attention;
 mod gpt;
+mod lstm_kernel;
 mod mlp;
 mod model;
 mod recurrent;

@@ -14,6 +14,7 @@ use burn::tensor::{Bool, Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::StateDict;
+use crate::lstm_kernel;
 use crate::model::Error;
 
 /// The recurrent cell of every layer.
@@ -351,7 +352,6 @@ impl CellWeights {
             let [d_hidden, _] = self.weight_hh.dims();
             return Tensor::zeros([0, d_hidden], &rows.device());
         }
-        let time = n_rows / batch;
         let weight_hh = self.weight_hh.val();
         // The hidden bias adds to the input projection, once for all steps, except in the
         // GRU, whose new gate scales it by the reset gate.
@@ -363,57 +363,11 @@ impl CellWeights {
             CellKind::Rnn | CellKind::Lstm => (self.bias_ih.val() + self.bias_hh.val(), None),
         };
         let projected = linear(rows, self.weight_ih.val(), Some(input_bias));
-        let mut steps = split_steps(projected, time, batch);
-        if order == StepOrder::LastToFirst {
-            steps.reverse();
+        if cell == CellKind::Lstm && lstm_kernel::applies_to(&projected.device()) {
+            let reverse = order == StepOrder::LastToFirst;
+            return lstm_kernel::lstm_recurrence(projected, weight_hh, batch, reverse);
         }
-        let mut hidden: Option<Tensor<2>> = None;
-        let mut memory: Option<Tensor<2>> = None;
-        let mut outputs = Vec::with_capacity(time);
-        for step_input in steps {
-            // The initial state is zero, so the first step skips the hidden product.
-            let recurrent = hidden
-                .clone()
-                .map(|hidden| hidden.matmul(weight_hh.clone()));
-            let next_hidden = match cell {
-                CellKind::Rnn => fast_tanh(add_optional(step_input, recurrent)),
-                CellKind::Lstm => {
-                    let [input_gate, forget_gate, cell_gate, output_gate] =
-                        split_gates(add_optional(step_input, recurrent));
-                    let update = logistic(input_gate) * fast_tanh(cell_gate);
-                    let next_memory = match memory.take() {
-                        None => update,
-                        Some(memory) => logistic(forget_gate) * memory + update,
-                    };
-                    let next_hidden = logistic(output_gate) * fast_tanh(next_memory.clone());
-                    memory = Some(next_memory);
-                    next_hidden
-                }
-                CellKind::Gru => {
-                    let hidden_bias = hidden_bias.clone().expect("the GRU keeps its hidden bias");
-                    let recurrent = match recurrent {
-                        Some(recurrent) => recurrent + hidden_bias,
-                        None => hidden_bias,
-                    };
-                    let [input_reset, input_update, input_new] = split_gates(step_input);
-                    let [hidden_reset, hidden_update, hidden_new] = split_gates(recurrent);
-                    let reset = logistic(input_reset + hidden_reset);
-                    let update = logistic(input_update + hidden_update);
-                    let new = fast_tanh(input_new + reset * hidden_new);
-                    // (1 - z) * n + z * h, written with one product fewer.
-                    match &hidden {
-                        None => new.clone() - update * new,
-                        Some(hidden) => new.clone() + update * (hidden.clone() - new),
-                    }
-                }
-            };
-            outputs.push(next_hidden.clone());
-            hidden = Some(next_hidden);
-        }
-        if order == StepOrder::LastToFirst {
-            outputs.reverse();
-        }
-        Tensor::cat(outputs, 0)
+        run_steps(cell, projected, weight_hh, hidden_bias, batch, order)
     }
 
     /// `suffix` is `l{layer_idx}`, followed by `_reverse` for the backward direction.
@@ -449,6 +403,71 @@ impl CellWeights {
         state_dict.insert(name("bias_ih"), self.bias_ih.val());
         state_dict.insert(name("bias_hh"), self.bias_hh.val());
     }
+}
+
+/// The recurrence of `CellWeights::run` written with tensor operations, for every cell and
+/// backend, from the projected input `[time * batch, n_gates * d_hidden]`.
+fn run_steps(
+    cell: CellKind,
+    projected: Tensor<2>,
+    weight_hh: Tensor<2>,
+    hidden_bias: Option<Tensor<2>>,
+    batch: usize,
+    order: StepOrder,
+) -> Tensor<2> {
+    let [n_rows, _] = projected.dims();
+    let time = n_rows / batch;
+    let mut steps = split_steps(projected, time, batch);
+    if order == StepOrder::LastToFirst {
+        steps.reverse();
+    }
+    let mut hidden: Option<Tensor<2>> = None;
+    let mut memory: Option<Tensor<2>> = None;
+    let mut outputs = Vec::with_capacity(time);
+    for step_input in steps {
+        // The initial state is zero, so the first step skips the hidden product.
+        let recurrent = hidden
+            .clone()
+            .map(|hidden| hidden.matmul(weight_hh.clone()));
+        let next_hidden = match cell {
+            CellKind::Rnn => fast_tanh(add_optional(step_input, recurrent)),
+            CellKind::Lstm => {
+                let [input_gate, forget_gate, cell_gate, output_gate] =
+                    split_gates(add_optional(step_input, recurrent));
+                let update = logistic(input_gate) * fast_tanh(cell_gate);
+                let next_memory = match memory.take() {
+                    None => update,
+                    Some(memory) => logistic(forget_gate) * memory + update,
+                };
+                let next_hidden = logistic(output_gate) * fast_tanh(next_memory.clone());
+                memory = Some(next_memory);
+                next_hidden
+            }
+            CellKind::Gru => {
+                let hidden_bias = hidden_bias.clone().expect("the GRU keeps its hidden bias");
+                let recurrent = match recurrent {
+                    Some(recurrent) => recurrent + hidden_bias,
+                    None => hidden_bias,
+                };
+                let [input_reset, input_update, input_new] = split_gates(step_input);
+                let [hidden_reset, hidden_update, hidden_new] = split_gates(recurrent);
+                let reset = logistic(input_reset + hidden_reset);
+                let update = logistic(input_update + hidden_update);
+                let new = fast_tanh(input_new + reset * hidden_new);
+                // (1 - z) * n + z * h, written with one product fewer.
+                match &hidden {
+                    None => new.clone() - update * new,
+                    Some(hidden) => new.clone() + update * (hidden.clone() - new),
+                }
+            }
+        };
+        outputs.push(next_hidden.clone());
+        hidden = Some(next_hidden);
+    }
+    if order == StepOrder::LastToFirst {
+        outputs.reverse();
+    }
+    Tensor::cat(outputs, 0)
 }
 
 /// The parameter `param` holding `value` instead, with its id, device and gradient setting.
@@ -544,4 +563,97 @@ fn reversal_rows(padding: Tensor<2, Bool>) -> Tensor<1, Int> {
     let reversed_steps = lengths - steps.clone() - 1;
     let source_steps = steps.mask_where(is_valid, reversed_steps);
     (source_steps * batch as i64 + sequences).reshape([time * batch])
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::*;
+
+    /// The flex LSTM kernel against the tensor-operation recurrence: the same outputs and the
+    /// same gradients for the input rows and every weight, in both step orders, for a batch
+    /// run on one thread (3) and one split between two (11, cut 5 and 6).
+    #[rstest::rstest]
+    fn the_flex_lstm_kernel_matches_the_tensor_operations(#[values(3, 11)] batch: usize) {
+        let device = Device::flex().autodiff();
+        device.seed(batch as u64);
+        let (time, d_input, d_hidden) = (7, 5, 4);
+        let config = RecurrentConfig {
+            cell: CellKind::Lstm,
+            d_input,
+            d_hidden,
+            n_layers: 1,
+            bidirectional: false,
+            dropout: 0.0,
+        };
+        let weights = config.init_direction(d_input, &device);
+        let rows = Tensor::<2>::random(
+            [time * batch, d_input],
+            Distribution::Uniform(-2.0, 2.0),
+            &device,
+        );
+        let upstream = Tensor::<2>::random(
+            [time * batch, d_hidden],
+            Distribution::Uniform(-1.0, 1.0),
+            &device,
+        );
+        assert!(lstm_kernel::applies_to(&device));
+        for order in [StepOrder::FirstToLast, StepOrder::LastToFirst] {
+            let rows = rows.clone().require_grad();
+            let fused = weights.run(CellKind::Lstm, rows.clone(), batch, order);
+            let fused_grads = (fused.clone() * upstream.clone()).sum().backward();
+
+            let reference_rows = rows.clone().detach().require_grad();
+            let input_bias = weights.bias_ih.val() + weights.bias_hh.val();
+            let projected = linear(
+                reference_rows.clone(),
+                weights.weight_ih.val(),
+                Some(input_bias),
+            );
+            let reference = run_steps(
+                CellKind::Lstm,
+                projected,
+                weights.weight_hh.val(),
+                None,
+                batch,
+                order,
+            );
+            let reference_grads = (reference.clone() * upstream.clone()).sum().backward();
+
+            let close = |a: Tensor<2>, b: Tensor<2>, what: &str| {
+                let gap: f32 = (a - b).abs().max().into_scalar();
+                assert!(gap < 1e-5, "{what} ({order:?}) differs by {gap}");
+            };
+            close(fused, reference, "output");
+            close(
+                rows.grad(&fused_grads).unwrap(),
+                reference_rows.grad(&reference_grads).unwrap(),
+                "input gradient",
+            );
+            for (name, param) in [
+                ("weight_ih", &weights.weight_ih),
+                ("weight_hh", &weights.weight_hh),
+            ] {
+                close(
+                    param.val().grad(&fused_grads).unwrap(),
+                    param.val().grad(&reference_grads).unwrap(),
+                    name,
+                );
+            }
+            let bias_grad = |grads| {
+                weights
+                    .bias_ih
+                    .val()
+                    .grad(grads)
+                    .unwrap()
+                    .unsqueeze_dim::<2>(0)
+            };
+            close(
+                bias_grad(&fused_grads),
+                bias_grad(&reference_grads),
+                "bias_ih",
+            );
+        }
+    }
 }

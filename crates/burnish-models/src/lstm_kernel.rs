@@ -1,0 +1,440 @@
+//! The LSTM recurrence as one operation on the flex backend, forward and backward.
+//!
+//! Written with tensor operations, each of a sequence's steps is a dozen small operations
+//! (a product, gate views, exponentials, products and sums), each allocating its output and
+//! each recorded by autodiff with its own backward step. Here the whole recurrence of one
+//! layer and direction is one operation: each step is one matrix product for all four gates
+//! and one pass over the gate block, and the backward pass is written by hand from the gate
+//! activations and cell states saved by the forward pass.
+//!
+//! The operation goes through Burn's backend extension (`#[backend_extension]`), which routes
+//! it to [`Flex`] (and to `Autodiff<Flex>`, which records the hand-written backward step).
+//! Other backends keep the tensor-operation path of `recurrent.rs`; [`applies_to`] says which.
+//!
+//! The input projection (`x W_ih + b`) is not part of the operation: it is one matrix product
+//! over all steps, computed before, so its gradients come from Burn's own operations.
+
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, backend_extension};
+use burn::tensor::{Device, Tensor, TensorData};
+use burn_flex::FlexTensor;
+
+/// The LSTM recurrence of one layer and direction, as a backend operation.
+#[backend_extension(Flex, Autodiff)]
+pub trait LstmRecurrence: Backend {
+    /// The hidden state of every step, from zero initial states.
+    ///
+    /// `projected` is `[time * batch, 4 * d_hidden]`, the input projection plus both biases,
+    /// rows time-major (`step * batch + sequence`), gate blocks in PyTorch's order (input,
+    /// forget, cell, output); `weight_hh` is `[d_hidden, 4 * d_hidden]`. With `reverse`, the
+    /// steps are visited last to first. The output is `[time * batch, d_hidden]`, row for row.
+    fn lstm_recurrence(
+        projected: FloatTensor<Self>,
+        weight_hh: FloatTensor<Self>,
+        batch: usize,
+        reverse: bool,
+    ) -> FloatTensor<Self>;
+}
+
+/// Whether [`lstm_recurrence`] runs as one operation on `device`: on flex, with or without
+/// autodiff.
+pub fn applies_to(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        DispatchDevice::Flex(_)
+    )
+}
+
+/// [`LstmRecurrence::lstm_recurrence`] on tensors; see there for the shapes.
+///
+/// # Panics
+/// Where [`applies_to`] is false for the tensors' device.
+pub fn lstm_recurrence(
+    projected: Tensor<2>,
+    weight_hh: Tensor<2>,
+    batch: usize,
+    reverse: bool,
+) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as LstmRecurrence>::lstm_recurrence(
+        projected.into_dispatch(),
+        weight_hh.into_dispatch(),
+        batch,
+        reverse,
+    ))
+}
+
+impl LstmRecurrence for Flex {
+    fn lstm_recurrence(
+        projected: FlexTensor,
+        weight_hh: FlexTensor,
+        batch: usize,
+        reverse: bool,
+    ) -> FlexTensor {
+        forward(&projected, weight_hh, batch, reverse, false).hidden
+    }
+}
+
+impl<C: CheckpointStrategy> LstmRecurrence for Autodiff<Flex, C> {
+    fn lstm_recurrence(
+        projected: FloatTensor<Self>,
+        weight_hh: FloatTensor<Self>,
+        batch: usize,
+        reverse: bool,
+    ) -> FloatTensor<Self> {
+        match LstmBackward
+            .prepare::<C>([projected.node(), weight_hh.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let weight_hh = weight_hh.primitive().clone();
+                let pass = forward(
+                    projected.primitive(),
+                    weight_hh.clone(),
+                    batch,
+                    reverse,
+                    true,
+                );
+                let state = SavedPass {
+                    hidden: pass.hidden.clone(),
+                    gates: pass.gates.expect("the forward pass saved its gates"),
+                    cells: pass.cells.expect("the forward pass saved its cells"),
+                    weight_hh,
+                    batch,
+                    reverse,
+                };
+                prep.finish(state, pass.hidden)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(
+                forward(
+                    projected.primitive(),
+                    weight_hh.into_primitive(),
+                    batch,
+                    reverse,
+                    false,
+                )
+                .hidden,
+            ),
+        }
+    }
+}
+
+/// What the backward step needs from the forward pass.
+#[derive(Debug, Clone)]
+struct SavedPass {
+    hidden: FlexTensor,
+    gates: FlexTensor,
+    cells: FlexTensor,
+    weight_hh: FlexTensor,
+    batch: usize,
+    reverse: bool,
+}
+
+#[derive(Debug)]
+struct LstmBackward;
+
+impl Backward<Flex, 2> for LstmBackward {
+    type State = SavedPass;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [projected_node, weight_node] = ops.parents;
+        let grad_hidden = grads.consume::<Flex>(&ops.node);
+        let (grad_projected, grad_weight) = backward(grad_hidden, ops.state);
+        if let Some(node) = projected_node {
+            grads.register::<Flex>(node.id, grad_projected);
+        }
+        if let Some(node) = weight_node {
+            grads.register::<Flex>(node.id, grad_weight);
+        }
+    }
+}
+
+/// The outputs of the forward pass; `gates` (the four activated gates, `[rows, 4 * d_hidden]`)
+/// and `cells` (the cell state after each step, `[rows, d_hidden]`) only when asked for.
+struct Pass {
+    hidden: FlexTensor,
+    gates: Option<FlexTensor>,
+    cells: Option<FlexTensor>,
+}
+
+/// The rows of a tensor's values, laid out contiguously.
+fn values(tensor: &FlexTensor) -> (FlexTensor, std::ops::Range<usize>) {
+    let tensor = tensor.to_contiguous();
+    let (start, end) = tensor
+        .layout()
+        .contiguous_offsets()
+        .expect("to_contiguous gives a contiguous layout");
+    (tensor, start..end)
+}
+
+fn matrix(values: Vec<f32>, rows: usize, cols: usize) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, [rows, cols]))
+}
+
+/// The visited order of the steps: step `s` of the pass is time step `order(s)`.
+fn step_order(time: usize, reverse: bool) -> impl Fn(usize) -> usize {
+    move |s| if reverse { time - 1 - s } else { s }
+}
+
+/// `exp(x)` for `x` in f32's range, written so that the compiler vectorises loops over it
+/// (libm's `expf` is a call per value): Cody and Waite's reduction `x = n ln 2 + r`, then a
+/// degree-6 polynomial for `exp(r)` on `|r| <= ln 2 / 2` (the coefficients of the Cephes
+/// library's `expf`), scaled by `2^n` through the exponent bits. Relative error about 2e-7;
+/// inputs are clamped to [-87, 88], so the tails give about 1.6e-38 and 1.7e38, not 0 and
+/// infinity.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let scaled = x * std::f32::consts::LOG2_E + 0.5;
+    // floor without a libm call: truncate, then step down for negative non-integers.
+    let truncated = scaled as i32;
+    let n = truncated - i32::from(scaled < truncated as f32);
+    let n_float = n as f32;
+    let r = x - n_float * 0.693_359_4 + n_float * 2.121_944_4e-4;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 0.5;
+    let exp_r = p * r * r + r + 1.0;
+    exp_r * f32::from_bits(((n + 127) as u32) << 23)
+}
+
+/// `1 / (1 + exp(-x))`.
+#[inline(always)]
+fn logistic(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// `tanh(x) = 2 logistic(2x) - 1`.
+#[inline(always)]
+fn tanh(x: f32) -> f32 {
+    2.0 * logistic(2.0 * x) - 1.0
+}
+
+/// Below this many sequences a step is not worth splitting between two threads.
+const MIN_PARALLEL_BATCH: usize = 8;
+
+/// Runs `work` on the sequences `0..half` and `half..batch` of a step, on two threads where
+/// the batch is large enough. Each call gets its first sequence and its share of every slice,
+/// cut at `half` times the slice's width per sequence.
+fn split_batch<const N: usize>(
+    batch: usize,
+    slices: [(&mut [f32], usize); N],
+    work: impl Fn(usize, [&mut [f32]; N]) + Sync,
+) {
+    if batch < MIN_PARALLEL_BATCH {
+        work(0, slices.map(|(slice, _)| slice));
+        return;
+    }
+    let half = batch / 2;
+    let mut firsts: [&mut [f32]; N] = std::array::from_fn(|_| <&mut [f32]>::default());
+    let mut seconds: [&mut [f32]; N] = std::array::from_fn(|_| <&mut [f32]>::default());
+    for (k, (slice, width)) in slices.into_iter().enumerate() {
+        let (first, second) = slice.split_at_mut(half * width);
+        firsts[k] = first;
+        seconds[k] = second;
+    }
+    rayon::join(|| work(0, firsts), || work(half, seconds));
+}
+
+fn forward(
+    projected: &FlexTensor,
+    weight_hh: FlexTensor,
+    batch: usize,
+    reverse: bool,
+    save: bool,
+) -> Pass {
+    let shape = projected.layout().shape();
+    let (rows, d_gates) = (shape[0], shape[1]);
+    let d_hidden = d_gates / 4;
+    let time = rows / batch.max(1);
+    let (projected, range) = values(projected);
+    let projected = &projected.storage::<f32>()[range];
+    let order = step_order(time, reverse);
+
+    let mut hidden = vec![0.0f32; rows * d_hidden];
+    let mut cells = vec![0.0f32; rows * d_hidden];
+    // Without `save`, the gates of each step are written over the previous step's.
+    let mut gates = vec![0.0f32; if save { rows } else { batch } * d_gates];
+    let mut hidden_state = vec![0.0f32; batch * d_hidden];
+    let mut cell_state = vec![0.0f32; batch * d_hidden];
+    // The loop runs on one of rayon's threads, so that each step's split is a cheap join
+    // within the pool rather than two jobs sent from outside it.
+    rayon::scope(|_| {
+        for s in 0..time {
+            let t = order(s);
+            let block = t * batch * d_hidden..(t + 1) * batch * d_hidden;
+            let gate_block = if save { t * batch * d_gates } else { 0 }..;
+            let z = &projected[t * batch * d_gates..(t + 1) * batch * d_gates];
+            let slices = [
+                (&mut hidden[block.clone()], d_hidden),
+                (&mut cells[block], d_hidden),
+                (&mut gates[gate_block][..batch * d_gates], d_gates),
+                (&mut hidden_state[..], d_hidden),
+                (&mut cell_state[..], d_hidden),
+            ];
+            split_batch(
+                batch,
+                slices,
+                |first, [h_out, c_out, g_out, h_state, c_state]| {
+                    let n = h_state.len() / d_hidden;
+                    let z = &z[first * d_gates..(first + n) * d_gates];
+                    g_out.copy_from_slice(z);
+                    if s > 0 {
+                        // The initial state is zero, so the first step skips the hidden product.
+                        let state = matrix(h_state.to_vec(), n, d_hidden);
+                        let (recurrent, range) =
+                            values(&Flex::float_matmul(state, weight_hh.clone()));
+                        let recurrent = &recurrent.storage::<f32>()[range];
+                        g_out.iter_mut().zip(recurrent).for_each(|(g, r)| *g += r);
+                    }
+                    for b in 0..n {
+                        let g = &mut g_out[b * d_gates..(b + 1) * d_gates];
+                        let (input_forget, cell_output) = g.split_at_mut(2 * d_hidden);
+                        let (cell, output) = cell_output.split_at_mut(d_hidden);
+                        input_forget.iter_mut().for_each(|v| *v = logistic(*v));
+                        output.iter_mut().for_each(|v| *v = logistic(*v));
+                        cell.iter_mut().for_each(|v| *v = tanh(*v));
+                        let (input, forget) = input_forget.split_at(d_hidden);
+                        let rows = b * d_hidden..(b + 1) * d_hidden;
+                        let c_state = &mut c_state[rows.clone()];
+                        let h_state = &mut h_state[rows.clone()];
+                        let (c_out, h_out) = (&mut c_out[rows.clone()], &mut h_out[rows]);
+                        for j in 0..d_hidden {
+                            let c = forget[j] * c_state[j] + input[j] * cell[j];
+                            let h = output[j] * tanh(c);
+                            c_state[j] = c;
+                            c_out[j] = c;
+                            h_state[j] = h;
+                            h_out[j] = h;
+                        }
+                    }
+                },
+            );
+        }
+    });
+    Pass {
+        hidden: matrix(hidden, rows, d_hidden),
+        gates: save.then(|| matrix(gates, rows, d_gates)),
+        cells: save.then(|| matrix(cells, rows, d_hidden)),
+    }
+}
+
+/// The gradients of the projected input and of `weight_hh`, from the gradient of the hidden
+/// states.
+fn backward(grad_hidden: FlexTensor, saved: SavedPass) -> (FlexTensor, FlexTensor) {
+    let SavedPass {
+        hidden,
+        gates,
+        cells,
+        weight_hh,
+        batch,
+        reverse,
+    } = saved;
+    let shape = gates.layout().shape();
+    let (rows, d_gates) = (shape[0], shape[1]);
+    let d_hidden = d_gates / 4;
+    let time = rows / batch.max(1);
+    let order = step_order(time, reverse);
+    let (grad_hidden, grad_range) = values(&grad_hidden);
+    let grad_hidden = &grad_hidden.storage::<f32>()[grad_range];
+    let (gates, gates_range) = values(&gates);
+    let gates = &gates.storage::<f32>()[gates_range];
+    let (cells, cells_range) = values(&cells);
+    let cells = &cells.storage::<f32>()[cells_range];
+    let (hidden, hidden_range) = values(&hidden);
+    let hidden = &hidden.storage::<f32>()[hidden_range];
+    let weight_hh_t = Flex::float_transpose(weight_hh);
+
+    let mut grad_gates = vec![0.0f32; rows * d_gates];
+    // The hidden state each step read, row for row: zero for the first step visited.
+    let mut previous_hidden = vec![0.0f32; rows * d_hidden];
+    let mut grad_cell_next = vec![0.0f32; batch * d_hidden];
+    // The gradient that step `s + 1` sends to the hidden state of step `s`.
+    let mut grad_hidden_next = vec![0.0f32; batch * d_hidden];
+    rayon::scope(|_| {
+        for s in (0..time).rev() {
+            let t = order(s);
+            let previous = (s > 0).then(|| order(s - 1));
+            let gate_rows = t * batch * d_gates..(t + 1) * batch * d_gates;
+            let state_rows = t * batch * d_hidden..(t + 1) * batch * d_hidden;
+            let slices = [
+                (&mut grad_gates[gate_rows.clone()], d_gates),
+                (&mut previous_hidden[state_rows.clone()], d_hidden),
+                (&mut grad_cell_next[..], d_hidden),
+                (&mut grad_hidden_next[..], d_hidden),
+            ];
+            let last = s + 1 == time;
+            split_batch(
+                batch,
+                slices,
+                |first, [dg_out, h_before, dc_next, dh_next]| {
+                    let n = dc_next.len() / d_hidden;
+                    for b in 0..n {
+                        let row = t * batch + first + b;
+                        let g = &gates[row * d_gates..(row + 1) * d_gates];
+                        let dg = &mut dg_out[b * d_gates..(b + 1) * d_gates];
+                        let c_before = previous.map(|p| (p * batch + first + b) * d_hidden);
+                        for j in 0..d_hidden {
+                            let (input, forget) = (g[j], g[d_hidden + j]);
+                            let (cell, output) = (g[2 * d_hidden + j], g[3 * d_hidden + j]);
+                            let carried = if last { 0.0 } else { dh_next[b * d_hidden + j] };
+                            let dh = grad_hidden[row * d_hidden + j] + carried;
+                            let tanh_c = tanh(cells[row * d_hidden + j]);
+                            let dc =
+                                dh * output * (1.0 - tanh_c * tanh_c) + dc_next[b * d_hidden + j];
+                            let c_before = c_before.map_or(0.0, |p| cells[p + j]);
+                            dc_next[b * d_hidden + j] = dc * forget;
+                            dg[j] = dc * cell * input * (1.0 - input);
+                            dg[d_hidden + j] = dc * c_before * forget * (1.0 - forget);
+                            dg[2 * d_hidden + j] = dc * input * (1.0 - cell * cell);
+                            dg[3 * d_hidden + j] = dh * tanh_c * output * (1.0 - output);
+                        }
+                        if let Some(p) = previous {
+                            let source = (p * batch + first + b) * d_hidden;
+                            h_before[b * d_hidden..(b + 1) * d_hidden]
+                                .copy_from_slice(&hidden[source..source + d_hidden]);
+                        }
+                    }
+                    if previous.is_some() {
+                        let block = matrix(dg_out.to_vec(), n, d_gates);
+                        let (carried, range) =
+                            values(&Flex::float_matmul(block, weight_hh_t.clone()));
+                        dh_next.copy_from_slice(&carried.storage::<f32>()[range]);
+                    }
+                },
+            );
+        }
+    });
+    let grad_gates = matrix(grad_gates, rows, d_gates);
+    let grad_weight = Flex::float_matmul(
+        Flex::float_transpose(matrix(previous_hidden, rows, d_hidden)),
+        grad_gates.clone(),
+    );
+    (grad_gates, grad_weight)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_polynomial_exp_is_within_a_few_ulps_of_libm() {
+        let mut worst = (0.0f64, 0.0f32);
+        for k in -8700..=8800 {
+            let x = k as f32 * 0.01;
+            let exact = f64::from(x).exp();
+            let error = ((f64::from(exp(x)) - exact) / exact).abs();
+            if error > worst.0 {
+                worst = (error, x);
+            }
+        }
+        assert!(worst.0 < 5e-7, "relative error {} at {}", worst.0, worst.1);
+    }
+}
