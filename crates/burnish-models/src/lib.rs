@@ -11,11 +11,11 @@
 mod activation;
 mod attention;
 mod gpt;
-mod lstm_kernel;
 mod mlp;
 mod model;
 mod recurrent;
 mod recurrent_classifier;
+mod recurrent_kernel;
 mod spec;
 mod state_dict;
 mod transformer;

@@ -14,8 +14,8 @@ use burn::tensor::{Bool, Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::StateDict;
-use crate::lstm_kernel;
 use crate::model::Error;
+use crate::recurrent_kernel;
 
 /// The recurrent cell of every layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -363,9 +363,20 @@ impl CellWeights {
             CellKind::Rnn | CellKind::Lstm => (self.bias_ih.val() + self.bias_hh.val(), None),
         };
         let projected = linear(rows, self.weight_ih.val(), Some(input_bias));
-        if cell == CellKind::Lstm && lstm_kernel::applies_to(&projected.device()) {
+        if recurrent_kernel::applies_to(&projected.device()) {
             let reverse = order == StepOrder::LastToFirst;
-            return lstm_kernel::lstm_recurrence(projected, weight_hh, batch, reverse);
+            match cell {
+                CellKind::Lstm => {
+                    return recurrent_kernel::lstm_recurrence(projected, weight_hh, batch, reverse);
+                }
+                CellKind::Gru => {
+                    let bias_hh = self.bias_hh.val();
+                    return recurrent_kernel::gru_recurrence(
+                        projected, weight_hh, bias_hh, batch, reverse,
+                    );
+                }
+                CellKind::Rnn => {}
+            }
         }
         run_steps(cell, projected, weight_hh, hidden_bias, batch, order)
     }
@@ -571,16 +582,19 @@ mod tests {
 
     use super::*;
 
-    /// The flex LSTM kernel against the tensor-operation recurrence: the same outputs and the
-    /// same gradients for the input rows and every weight, in both step orders, for a batch
-    /// run on one thread (3) and one split between two (11, cut 5 and 6).
+    /// The flex LSTM and GRU kernels against the tensor-operation recurrence: the same outputs
+    /// and the same gradients for the input rows and every weight, in both step orders, for a
+    /// batch run on one thread (3) and one split between two (11, cut 5 and 6).
     #[rstest::rstest]
-    fn the_flex_lstm_kernel_matches_the_tensor_operations(#[values(3, 11)] batch: usize) {
+    fn the_flex_kernels_match_the_tensor_operations(
+        #[values(CellKind::Lstm, CellKind::Gru)] cell: CellKind,
+        #[values(3, 11)] batch: usize,
+    ) {
         let device = Device::flex().autodiff();
         device.seed(batch as u64);
         let (time, d_input, d_hidden) = (7, 5, 4);
         let config = RecurrentConfig {
-            cell: CellKind::Lstm,
+            cell,
             d_input,
             d_hidden,
             n_layers: 1,
@@ -598,24 +612,30 @@ mod tests {
             Distribution::Uniform(-1.0, 1.0),
             &device,
         );
-        assert!(lstm_kernel::applies_to(&device));
+        assert!(recurrent_kernel::applies_to(&device));
         for order in [StepOrder::FirstToLast, StepOrder::LastToFirst] {
             let rows = rows.clone().require_grad();
-            let fused = weights.run(CellKind::Lstm, rows.clone(), batch, order);
+            let fused = weights.run(cell, rows.clone(), batch, order);
             let fused_grads = (fused.clone() * upstream.clone()).sum().backward();
 
             let reference_rows = rows.clone().detach().require_grad();
-            let input_bias = weights.bias_ih.val() + weights.bias_hh.val();
+            let (input_bias, hidden_bias) = match cell {
+                CellKind::Gru => (
+                    weights.bias_ih.val(),
+                    Some(weights.bias_hh.val().unsqueeze_dim(0)),
+                ),
+                _ => (weights.bias_ih.val() + weights.bias_hh.val(), None),
+            };
             let projected = linear(
                 reference_rows.clone(),
                 weights.weight_ih.val(),
                 Some(input_bias),
             );
             let reference = run_steps(
-                CellKind::Lstm,
+                cell,
                 projected,
                 weights.weight_hh.val(),
-                None,
+                hidden_bias,
                 batch,
                 order,
             );
@@ -623,7 +643,7 @@ mod tests {
 
             let close = |a: Tensor<2>, b: Tensor<2>, what: &str| {
                 let gap: f32 = (a - b).abs().max().into_scalar();
-                assert!(gap < 1e-5, "{what} ({order:?}) differs by {gap}");
+                assert!(gap < 1e-5, "{what} ({cell:?}, {order:?}) differs by {gap}");
             };
             close(fused, reference, "output");
             close(
@@ -641,19 +661,10 @@ mod tests {
                     name,
                 );
             }
-            let bias_grad = |grads| {
-                weights
-                    .bias_ih
-                    .val()
-                    .grad(grads)
-                    .unwrap()
-                    .unsqueeze_dim::<2>(0)
-            };
-            close(
-                bias_grad(&fused_grads),
-                bias_grad(&reference_grads),
-                "bias_ih",
-            );
+            for (name, param) in [("bias_ih", &weights.bias_ih), ("bias_hh", &weights.bias_hh)] {
+                let grad = |grads| param.val().grad(grads).unwrap().unsqueeze_dim::<2>(0);
+                close(grad(&fused_grads), grad(&reference_grads), name);
+            }
         }
     }
 }
