@@ -10,6 +10,8 @@
 
 mod activation;
 mod attention;
+mod flex_math;
+mod gelu_kernel;
 mod gpt;
 mod mlp;
 mod model;

@@ -22,9 +22,12 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, backend_extension};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::backend::{Backend, Dispatch, Flex, backend_extension};
+use burn::tensor::{Tensor, TensorData};
 use burn_flex::FlexTensor;
+
+pub use crate::flex_math::applies_to;
+use crate::flex_math::{logistic, matrix, tanh, values};
 
 /// The LSTM and GRU recurrences of one layer and direction, as backend operations.
 #[backend_extension(Flex, Autodiff)]
@@ -56,15 +59,6 @@ pub trait RecurrentKernels: Backend {
         batch: usize,
         reverse: bool,
     ) -> FloatTensor<Self>;
-}
-
-/// Whether [`lstm_recurrence`] and [`gru_recurrence`] run as one operation on `device`: on flex, with or without
-/// autodiff.
-pub fn applies_to(device: &Device) -> bool {
-    matches!(
-        device.clone().inner().as_dispatch(),
-        DispatchDevice::Flex(_)
-    )
 }
 
 /// [`RecurrentKernels::lstm_recurrence`] on tensors; see there for the shapes.
@@ -287,58 +281,9 @@ struct Pass {
     cells: Option<FlexTensor>,
 }
 
-/// The rows of a tensor's values, laid out contiguously.
-fn values(tensor: &FlexTensor) -> (FlexTensor, std::ops::Range<usize>) {
-    let tensor = tensor.to_contiguous();
-    let (start, end) = tensor
-        .layout()
-        .contiguous_offsets()
-        .expect("to_contiguous gives a contiguous layout");
-    (tensor, start..end)
-}
-
-fn matrix(values: Vec<f32>, rows: usize, cols: usize) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, [rows, cols]))
-}
-
 /// The visited order of the steps: step `s` of the pass is time step `order(s)`.
 fn step_order(time: usize, reverse: bool) -> impl Fn(usize) -> usize {
     move |s| if reverse { time - 1 - s } else { s }
-}
-
-/// `exp(x)` for `x` in f32's range, written so that the compiler vectorises loops over it
-/// (libm's `expf` is a call per value): Cody and Waite's reduction `x = n ln 2 + r`, then a
-/// degree-6 polynomial for `exp(r)` on `|r| <= ln 2 / 2` (the coefficients of the Cephes
-/// library's `expf`), scaled by `2^n` through the exponent bits. Relative error about 2e-7;
-/// inputs are clamped to [-87, 88], so the tails give about 1.6e-38 and 1.7e38, not 0 and
-/// infinity.
-#[inline(always)]
-fn exp(x: f32) -> f32 {
-    let x = x.clamp(-87.0, 88.0);
-    let scaled = x * std::f32::consts::LOG2_E + 0.5;
-    // floor without a libm call: truncate, then step down for negative non-integers.
-    let truncated = scaled as i32;
-    let n = truncated - i32::from(scaled < truncated as f32);
-    let n_float = n as f32;
-    let r = x - n_float * 0.693_359_4 + n_float * 2.121_944_4e-4;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
-        + 1.666_666_5e-1)
-        * r
-        + 0.5;
-    let exp_r = p * r * r + r + 1.0;
-    exp_r * f32::from_bits(((n + 127) as u32) << 23)
-}
-
-/// `1 / (1 + exp(-x))`.
-#[inline(always)]
-fn logistic(x: f32) -> f32 {
-    1.0 / (1.0 + exp(-x))
-}
-
-/// `tanh(x) = 2 logistic(2x) - 1`.
-#[inline(always)]
-fn tanh(x: f32) -> f32 {
-    2.0 * logistic(2.0 * x) - 1.0
 }
 
 /// Below this many sequences a step is not worth splitting between two threads.
@@ -741,23 +686,4 @@ fn gru_backward(grad_hidden: FlexTensor, saved: SavedGruPass) -> [FlexTensor; 3]
         grad_weight,
         FlexTensor::from_data(TensorData::new(grad_bias, [d_gates])),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_polynomial_exp_is_within_a_few_ulps_of_libm() {
-        let mut worst = (0.0f64, 0.0f32);
-        for k in -8700..=8800 {
-            let x = k as f32 * 0.01;
-            let exact = f64::from(x).exp();
-            let error = ((f64::from(exp(x)) - exact) / exact).abs();
-            if error > worst.0 {
-                worst = (error, x);
-            }
-        }
-        assert!(worst.0 < 5e-7, "relative error {} at {}", worst.0, worst.1);
-    }
 }
