@@ -15,6 +15,10 @@ use crate::schedule::ScheduleSpec;
 pub struct TrainConfig {
     /// The most passes over the training split.
     pub epochs: usize,
+    /// Stop after this many optimizer steps, even within an epoch (Lightning's `max_steps`);
+    /// the learning-rate schedule then spans these steps rather than `epochs` whole epochs.
+    /// The last, partial epoch is validated and recorded like any other.
+    pub max_steps: Option<usize>,
     /// Rows per optimizer step.
     pub batch_size: usize,
     /// Drop the last batch of an epoch when it is smaller than `batch_size`.
@@ -124,6 +128,7 @@ impl Default for TrainConfig {
             l2: 0.0,
             accumulate_grad_batches: 1,
             fast_dev_run: false,
+            max_steps: None,
         }
     }
 }
@@ -136,6 +141,9 @@ impl TrainConfig {
         }
         if self.batch_size == 0 {
             return Err(invalid("train.batch_size", "must be at least 1"));
+        }
+        if self.max_steps == Some(0) {
+            return Err(invalid("train.max_steps", "must be at least 1"));
         }
         let lr = self.optimizer.lr();
         if !(lr.is_finite() && lr > 0.0) {

@@ -134,7 +134,10 @@ pub fn fit_with(
         .count();
     let accumulate = config.accumulate_grad_batches;
     let steps_per_epoch = batches_per_epoch.div_ceil(accumulate);
-    let total_steps = steps_per_epoch * config.epochs;
+    let total_steps = match config.max_steps {
+        Some(max_steps) => max_steps.min(steps_per_epoch * config.epochs),
+        None => steps_per_epoch * config.epochs,
+    };
 
     let mut model = model;
     let mut best_model: Option<Model> = None;
@@ -295,6 +298,9 @@ pub fn fit_with(
                     checkpoint,
                 });
             }
+            if step_limit_reached(config, &state) {
+                break;
+            }
         }
 
         let mut values = BTreeMap::new();
@@ -339,6 +345,13 @@ pub fn fit_with(
                 state.stopped = Some(summary.clone());
             }
             Some(Verdict::Wait) | None => {}
+        }
+        if state.stopped.is_none() && step_limit_reached(config, &state) {
+            summary = format!(
+                "stopped after {} optimizer steps (train.max_steps)",
+                state.step
+            );
+            state.stopped = Some(summary.clone());
         }
         if config.fast_dev_run {
             summary = "fast_dev_run: one training batch and one validation batch ran".to_string();
@@ -386,6 +399,13 @@ pub fn fit_with(
         weights_epoch,
         summary,
     })
+}
+
+/// Whether `train.max_steps` optimizer steps have been taken.
+fn step_limit_reached(config: &TrainConfig, state: &LoopState) -> bool {
+    config
+        .max_steps
+        .is_some_and(|max_steps| state.step >= max_steps)
 }
 
 /// Every monitored metric must be one the objective records, checked before training.

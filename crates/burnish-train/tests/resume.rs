@@ -429,3 +429,48 @@ fn fast_dev_run_trains_one_batch_and_writes_no_checkpoint() {
     );
     assert!(!checkpoints.exists());
 }
+
+#[test]
+fn max_steps_stops_within_an_epoch_and_the_schedule_spans_it() {
+    let _random_numbers = common::exclusive_random_numbers();
+    struct CountBatches(usize);
+    impl Callback for CountBatches {
+        fn on_batch_end(&mut self, _progress: &BatchProgress) {
+            self.0 += 1;
+        }
+    }
+    let device = BackendKind::Flex.open().unwrap();
+    // 60 rows in batches of 10: 6 steps an epoch, so 8 steps end 2 batches into epoch 2.
+    let limited = TrainConfig {
+        max_steps: Some(8),
+        ..config()
+    };
+    let mut count = CountBatches(0);
+    let options = FitOptions {
+        seed: 1,
+        ..FitOptions::default()
+    };
+    let fitted = run(&device, &limited, &options, &mut [&mut count]).unwrap();
+    assert_eq!(count.0, 8);
+    let records = fitted.history.records();
+    assert_eq!(records.len(), 2);
+    assert!(records[1].values.contains_key("valid_loss"));
+    assert!(
+        fitted
+            .summary
+            .starts_with("stopped after 8 optimizer steps"),
+        "{}",
+        fitted.summary
+    );
+    // The last step's rate is the schedule's at step 7 of 8, not of 36.
+    let expected = limited.schedule.lr(0.01, 7, 6, 8);
+    assert!((records[1].values["lr"] - expected).abs() < 1e-12);
+    assert!((expected - limited.schedule.lr(0.01, 7, 6, 36)).abs() > 1e-4);
+
+    let zero = TrainConfig {
+        max_steps: Some(0),
+        ..config()
+    };
+    let error = zero.validate().unwrap_err().to_string();
+    assert!(error.contains("train.max_steps"), "{error}");
+}
