@@ -87,6 +87,15 @@ fn weights(model: &Model) -> Vec<Vec<f32>> {
     collect.0
 }
 
+/// Counts the batches trained.
+struct CountBatches(usize);
+
+impl Callback for CountBatches {
+    fn on_batch_end(&mut self, _progress: &BatchProgress) {
+        self.0 += 1;
+    }
+}
+
 /// Raises the interrupt flag after one chosen batch, as a Ctrl-C would.
 struct InterruptAt {
     epoch: usize,
@@ -400,12 +409,6 @@ fn the_weight_penalty_sums_weights_but_not_biases() {
 #[test]
 fn fast_dev_run_trains_one_batch_and_writes_no_checkpoint() {
     let _random_numbers = common::exclusive_random_numbers();
-    struct CountBatches(usize);
-    impl Callback for CountBatches {
-        fn on_batch_end(&mut self, _progress: &BatchProgress) {
-            self.0 += 1;
-        }
-    }
     let device = BackendKind::Flex.open().unwrap();
     let folder = tempfile::tempdir().unwrap();
     let checkpoints = folder.path().join("checkpoints");
@@ -433,12 +436,6 @@ fn fast_dev_run_trains_one_batch_and_writes_no_checkpoint() {
 #[test]
 fn max_steps_stops_within_an_epoch_and_the_schedule_spans_it() {
     let _random_numbers = common::exclusive_random_numbers();
-    struct CountBatches(usize);
-    impl Callback for CountBatches {
-        fn on_batch_end(&mut self, _progress: &BatchProgress) {
-            self.0 += 1;
-        }
-    }
     let device = BackendKind::Flex.open().unwrap();
     // 60 rows in batches of 10: 6 steps an epoch, so 8 steps end 2 batches into epoch 2.
     let limited = TrainConfig {
