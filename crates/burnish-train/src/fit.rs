@@ -198,6 +198,11 @@ pub fn fit_with(
         let mut accumulator = GradientsAccumulator::<Model>::new();
         let mut accumulated = 0;
         for (batch_idx, rows) in batches.iter().enumerate().skip(state.batches_done) {
+            // Checked before the batch rather than after the step, so that a run interrupted
+            // on its last step and resumed trains nothing more.
+            if step_limit_reached(config, &state) {
+                break;
+            }
             for callback in callbacks.iter_mut() {
                 callback.on_batch_begin(epoch, batch_idx + 1);
             }
@@ -297,9 +302,6 @@ pub fn fit_with(
                     batch: batch_idx + 1,
                     checkpoint,
                 });
-            }
-            if step_limit_reached(config, &state) {
-                break;
             }
         }
 

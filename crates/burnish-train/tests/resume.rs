@@ -471,3 +471,53 @@ fn max_steps_stops_within_an_epoch_and_the_schedule_spans_it() {
     let error = zero.validate().unwrap_err().to_string();
     assert!(error.contains("train.max_steps"), "{error}");
 }
+
+#[test]
+fn a_run_interrupted_on_its_last_step_resumes_as_stopped() {
+    let _random_numbers = common::exclusive_random_numbers();
+    static FLAG: AtomicBool = AtomicBool::new(false);
+    let device = BackendKind::Flex.open().unwrap();
+    // Step 8 is batch 2 of epoch 2.
+    let limited = TrainConfig {
+        max_steps: Some(8),
+        ..config()
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let checkpoints = folder.path().join("checkpoints");
+    let options = |resume, interrupt| FitOptions {
+        seed: 4,
+        checkpoints: Some(&checkpoints),
+        resume,
+        interrupt,
+        ..FitOptions::default()
+    };
+    let straight = run(&device, &limited, &options(None, None), &mut []).unwrap();
+    fs::remove_dir_all(&checkpoints).unwrap();
+
+    let mut interrupt = InterruptAt {
+        epoch: 2,
+        batch: 2,
+        flag: &FLAG,
+    };
+    let interrupted = run(
+        &device,
+        &limited,
+        &options(None, Some(&FLAG)),
+        &mut [&mut interrupt],
+    );
+    assert!(matches!(interrupted, Err(Error::Interrupted { .. })));
+    let checkpoint = Checkpoint::latest(&checkpoints)
+        .unwrap()
+        .expect("a checkpoint");
+    let mut count = CountBatches(0);
+    let resumed = run(
+        &device,
+        &limited,
+        &options(Some(&checkpoint), None),
+        &mut [&mut count],
+    )
+    .unwrap();
+    assert_eq!(count.0, 0, "the resumed run trained past max_steps");
+    assert_eq!(resumed.history, straight.history);
+    assert_eq!(weights(&resumed.model), weights(&straight.model));
+}
