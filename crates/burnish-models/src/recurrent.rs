@@ -355,12 +355,9 @@ impl CellWeights {
         let weight_hh = self.weight_hh.val();
         // The hidden bias adds to the input projection, once for all steps, except in the
         // GRU, whose new gate scales it by the reset gate.
-        let (input_bias, hidden_bias) = match cell {
-            CellKind::Gru => (
-                self.bias_ih.val(),
-                Some(self.bias_hh.val().unsqueeze_dim(0)),
-            ),
-            CellKind::Rnn | CellKind::Lstm => (self.bias_ih.val() + self.bias_hh.val(), None),
+        let input_bias = match cell {
+            CellKind::Gru => self.bias_ih.val(),
+            CellKind::Rnn | CellKind::Lstm => self.bias_ih.val() + self.bias_hh.val(),
         };
         let projected = linear(rows, self.weight_ih.val(), Some(input_bias));
         if recurrent_kernel::applies_to(&projected.device()) {
@@ -378,7 +375,7 @@ impl CellWeights {
                 CellKind::Rnn => {}
             }
         }
-        run_steps(cell, projected, weight_hh, hidden_bias, batch, order)
+        run_steps(cell, projected, weight_hh, self.bias_hh.val(), batch, order)
     }
 
     /// `suffix` is `l{layer_idx}`, followed by `_reverse` for the backward direction.
@@ -417,12 +414,13 @@ impl CellWeights {
 }
 
 /// The recurrence of `CellWeights::run` written with tensor operations, for every cell and
-/// backend, from the projected input `[time * batch, n_gates * d_hidden]`.
+/// backend, from the projected input `[time * batch, n_gates * d_hidden]`; `bias_hh` is
+/// read by the GRU only (the other cells have it in `projected` already).
 fn run_steps(
     cell: CellKind,
     projected: Tensor<2>,
     weight_hh: Tensor<2>,
-    hidden_bias: Option<Tensor<2>>,
+    bias_hh: Tensor<1>,
     batch: usize,
     order: StepOrder,
 ) -> Tensor<2> {
@@ -455,7 +453,7 @@ fn run_steps(
                 next_hidden
             }
             CellKind::Gru => {
-                let hidden_bias = hidden_bias.clone().expect("the GRU keeps its hidden bias");
+                let hidden_bias = bias_hh.clone().unsqueeze_dim(0);
                 let recurrent = match recurrent {
                     Some(recurrent) => recurrent + hidden_bias,
                     None => hidden_bias,
@@ -619,12 +617,9 @@ mod tests {
             let fused_grads = (fused.clone() * upstream.clone()).sum().backward();
 
             let reference_rows = rows.clone().detach().require_grad();
-            let (input_bias, hidden_bias) = match cell {
-                CellKind::Gru => (
-                    weights.bias_ih.val(),
-                    Some(weights.bias_hh.val().unsqueeze_dim(0)),
-                ),
-                _ => (weights.bias_ih.val() + weights.bias_hh.val(), None),
+            let input_bias = match cell {
+                CellKind::Gru => weights.bias_ih.val(),
+                _ => weights.bias_ih.val() + weights.bias_hh.val(),
             };
             let projected = linear(
                 reference_rows.clone(),
@@ -635,7 +630,7 @@ mod tests {
                 cell,
                 projected,
                 weights.weight_hh.val(),
-                hidden_bias,
+                weights.bias_hh.val(),
                 batch,
                 order,
             );

@@ -15,11 +15,11 @@
 //! The input projection (`x W_ih + b`) is not part of the operation: it is one matrix product
 //! over all steps, computed before, so its gradients come from Burn's own operations.
 
-use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
@@ -106,7 +106,7 @@ impl RecurrentKernels for Flex {
         batch: usize,
         reverse: bool,
     ) -> FlexTensor {
-        forward(&projected, weight_hh, batch, reverse, false).hidden
+        lstm_forward(&projected, weight_hh, batch, reverse, false).hidden
     }
 
     fn gru_recurrence(
@@ -134,14 +134,14 @@ impl<C: CheckpointStrategy> RecurrentKernels for Autodiff<Flex, C> {
         {
             OpsKind::Tracked(prep) => {
                 let weight_hh = weight_hh.primitive().clone();
-                let pass = forward(
+                let pass = lstm_forward(
                     projected.primitive(),
                     weight_hh.clone(),
                     batch,
                     reverse,
                     true,
                 );
-                let state = SavedPass {
+                let state = SavedLstmPass {
                     hidden: pass.hidden.clone(),
                     gates: pass.gates.expect("the forward pass saved its gates"),
                     cells: pass.cells.expect("the forward pass saved its cells"),
@@ -152,7 +152,7 @@ impl<C: CheckpointStrategy> RecurrentKernels for Autodiff<Flex, C> {
                 prep.finish(state, pass.hidden)
             }
             OpsKind::UnTracked(prep) => prep.finish(
-                forward(
+                lstm_forward(
                     projected.primitive(),
                     weight_hh.into_primitive(),
                     batch,
@@ -228,24 +228,15 @@ impl Backward<Flex, 3> for GruBackward {
     type State = SavedGruPass;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [projected_node, weight_node, bias_node] = ops.parents;
         let grad_hidden = grads.consume::<Flex>(&ops.node);
-        let [grad_projected, grad_weight, grad_bias] = gru_backward(grad_hidden, ops.state);
-        for (node, grad) in [
-            (projected_node, grad_projected),
-            (weight_node, grad_weight),
-            (bias_node, grad_bias),
-        ] {
-            if let Some(node) = node {
-                grads.register::<Flex>(node.id, grad);
-            }
-        }
+        let parents = ops.parents.map(|node| node.map(|node| node.id));
+        register(grads, parents, gru_backward(grad_hidden, ops.state));
     }
 }
 
-/// What the backward step needs from the forward pass.
+/// What the LSTM's backward step needs from the forward pass.
 #[derive(Debug, Clone)]
-struct SavedPass {
+struct SavedLstmPass {
     hidden: FlexTensor,
     gates: FlexTensor,
     cells: FlexTensor,
@@ -258,24 +249,31 @@ struct SavedPass {
 struct LstmBackward;
 
 impl Backward<Flex, 2> for LstmBackward {
-    type State = SavedPass;
+    type State = SavedLstmPass;
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [projected_node, weight_node] = ops.parents;
         let grad_hidden = grads.consume::<Flex>(&ops.node);
-        let (grad_projected, grad_weight) = backward(grad_hidden, ops.state);
-        if let Some(node) = projected_node {
-            grads.register::<Flex>(node.id, grad_projected);
-        }
-        if let Some(node) = weight_node {
-            grads.register::<Flex>(node.id, grad_weight);
+        let parents = ops.parents.map(|node| node.map(|node| node.id));
+        register(grads, parents, lstm_backward(grad_hidden, ops.state));
+    }
+}
+
+/// Gives each input that requires a gradient (`Some` of its node) its gradient.
+fn register<const N: usize>(
+    grads: &mut Gradients,
+    parents: [Option<NodeId>; N],
+    values: [FlexTensor; N],
+) {
+    for (node, grad) in parents.into_iter().zip(values) {
+        if let Some(node) = node {
+            grads.register::<Flex>(node, grad);
         }
     }
 }
 
-/// The outputs of the forward pass; `gates` (the four activated gates, `[rows, 4 * d_hidden]`)
+/// The outputs of the LSTM's forward pass; `gates` (the four activated gates, `[rows, 4 * d_hidden]`)
 /// and `cells` (the cell state after each step, `[rows, d_hidden]`) only when asked for.
-struct Pass {
+struct LstmPass {
     hidden: FlexTensor,
     gates: Option<FlexTensor>,
     cells: Option<FlexTensor>,
@@ -312,13 +310,13 @@ fn split_batch<const N: usize>(
     rayon::join(|| work(0, firsts), || work(half, seconds));
 }
 
-fn forward(
+fn lstm_forward(
     projected: &FlexTensor,
     weight_hh: FlexTensor,
     batch: usize,
     reverse: bool,
     save: bool,
-) -> Pass {
+) -> LstmPass {
     let shape = projected.layout().shape();
     let (rows, d_gates) = (shape[0], shape[1]);
     let d_hidden = d_gates / 4;
@@ -388,7 +386,7 @@ fn forward(
             );
         }
     });
-    Pass {
+    LstmPass {
         hidden: matrix(hidden, rows, d_hidden),
         gates: save.then(|| matrix(gates, rows, d_gates)),
         cells: save.then(|| matrix(cells, rows, d_hidden)),
@@ -397,8 +395,8 @@ fn forward(
 
 /// The gradients of the projected input and of `weight_hh`, from the gradient of the hidden
 /// states.
-fn backward(grad_hidden: FlexTensor, saved: SavedPass) -> (FlexTensor, FlexTensor) {
-    let SavedPass {
+fn lstm_backward(grad_hidden: FlexTensor, saved: SavedLstmPass) -> [FlexTensor; 2] {
+    let SavedLstmPass {
         hidden,
         gates,
         cells,
@@ -486,7 +484,7 @@ fn backward(grad_hidden: FlexTensor, saved: SavedPass) -> (FlexTensor, FlexTenso
         Flex::float_transpose(matrix(previous_hidden, rows, d_hidden)),
         grad_gates.clone(),
     );
-    (grad_gates, grad_weight)
+    [grad_gates, grad_weight]
 }
 
 /// The GRU's forward pass: the hidden states `[rows, d_hidden]` and, with `save`, the saved
