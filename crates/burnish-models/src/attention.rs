@@ -11,7 +11,9 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Tensor};
 
 use crate::StateDict;
+use crate::flex_math::applies_to;
 use crate::model::Error;
+use crate::softmax_kernel::attention_softmax;
 
 /// The score given to a masked query-key pair before the softmax.
 ///
@@ -169,14 +171,12 @@ impl MultiHeadAttention {
             );
         }
         let [query, key, value] = self.project(input);
-        let mut scores = self.scores(query, key);
+        let mut scores = query.matmul(key.swap_dims(2, 3));
         if let Some(padding) = padding {
             scores = scores.mask_fill(padding.reshape([batch, 1, 1, time]), MASKED_SCORE);
         }
-        if causal {
-            scores = mask_future(scores, 0);
-        }
-        self.attend(scores, value)
+        let weights = self.weights(scores, causal.then_some(0));
+        self.attend(weights, value)
     }
 
     /// Causal self-attention of `input` against the cached keys and values and its own;
@@ -208,8 +208,8 @@ impl MultiHeadAttention {
         };
         cache.keys = Some(key.clone());
         cache.values = Some(value.clone());
-        let scores = mask_future(self.scores(query, key), time_cached);
-        self.attend(scores, value).0
+        let weights = self.weights(query.matmul(key.swap_dims(2, 3)), Some(time_cached));
+        self.attend(weights, value).0
     }
 
     /// Takes the weights of a PyTorch `nn.MultiheadAttention` (`in_proj_weight`,
@@ -250,16 +250,28 @@ impl MultiHeadAttention {
         [next(), next(), next()]
     }
 
-    fn scores(&self, query: Tensor<4>, key: Tensor<4>) -> Tensor<4> {
+    /// The attention weights `softmax(scores / sqrt(d_head))` of the (padding-masked)
+    /// products of queries and keys, `[batch, n_heads, time_query, time_key]`. With
+    /// `Some(time_cached)`, query `i` sits at position `time_cached + i` and sees no later key.
+    ///
+    /// On flex this is one operation ([`attention_softmax`]); elsewhere Burn's scaling, masked
+    /// fill and softmax.
+    fn weights(&self, scores: Tensor<4>, causal: Option<usize>) -> Tensor<4> {
         let scale = 1.0 / (self.d_head as f64).sqrt();
-        query.matmul(key.swap_dims(2, 3)).mul_scalar(scale)
+        if applies_to(&scores.device()) {
+            return attention_softmax(scores, scale as f32, causal.is_some(), causal.unwrap_or(0));
+        }
+        let mut scores = scores.mul_scalar(scale);
+        if let Some(time_cached) = causal {
+            scores = mask_future(scores, time_cached);
+        }
+        softmax(scores, 3)
     }
 
-    /// The output and the attention weights of masked scores `[batch, n_heads, time_query,
-    /// time_key]` over `value` `[batch, n_heads, time_key, d_head]`.
-    fn attend(&self, scores: Tensor<4>, value: Tensor<4>) -> (Tensor<3>, Tensor<4>) {
-        let [batch, _, time_query, _] = scores.dims();
-        let weights = softmax(scores, 3);
+    /// The output and the attention weights `[batch, n_heads, time_query, time_key]` over
+    /// `value` `[batch, n_heads, time_key, d_head]`.
+    fn attend(&self, weights: Tensor<4>, value: Tensor<4>) -> (Tensor<3>, Tensor<4>) {
+        let [batch, _, time_query, _] = weights.dims();
         let context = self
             .dropout
             .forward(weights.clone())

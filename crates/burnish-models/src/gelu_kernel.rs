@@ -16,12 +16,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Tensor, TensorData, activation};
 use burn_flex::FlexTensor;
-use rayon::prelude::*;
 
-use crate::flex_math::{applies_to, erf, exp, values};
-
-/// Below this many values a pass is not worth splitting between threads.
-const MIN_PARALLEL_LEN: usize = 16 * 1024;
+use crate::flex_math::{applies_to, erf, exp, map_values, split_rows, values, zip_values};
 
 /// The GELU as a backend operation.
 #[backend_extension(Flex, Autodiff)]
@@ -88,28 +84,13 @@ fn map(input: &FlexTensor, grad: Option<&FlexTensor>) -> FlexTensor {
         .as_ref()
         .map(|(tensor, range)| &tensor.storage::<f32>()[range.clone()]);
     let mut output = vec![0.0f32; input.len()];
-    let chunk = if input.len() < MIN_PARALLEL_LEN {
-        input.len().max(1)
-    } else {
-        input.len().div_ceil(rayon::current_num_threads().max(1))
-    };
-    output
-        .par_chunks_mut(chunk)
-        .enumerate()
-        .for_each(|(k, out)| {
-            let start = k * chunk;
-            let x = &input[start..start + out.len()];
-            match grad {
-                None => out.iter_mut().zip(x).for_each(|(o, &x)| *o = gelu_value(x)),
-                Some(grad) => {
-                    let grad = &grad[start..start + out.len()];
-                    out.iter_mut()
-                        .zip(x)
-                        .zip(grad)
-                        .for_each(|((o, &x), &g)| *o = g * gelu_slope(x));
-                }
-            }
-        });
+    split_rows(&mut output, 1, |start, out| {
+        let x = &input[start..];
+        match grad {
+            None => map_values(out, x, gelu_value),
+            Some(grad) => zip_values(out, x, &grad[start..], |x, g| g * gelu_slope(x)),
+        }
+    });
     FlexTensor::from_data(TensorData::new(output, shape))
 }
 

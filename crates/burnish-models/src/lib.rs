@@ -18,6 +18,7 @@ mod model;
 mod recurrent;
 mod recurrent_classifier;
 mod recurrent_kernel;
+mod softmax_kernel;
 mod spec;
 mod state_dict;
 mod transformer;

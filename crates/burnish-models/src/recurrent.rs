@@ -582,15 +582,17 @@ mod tests {
 
     /// The flex LSTM and GRU kernels against the tensor-operation recurrence: the same outputs
     /// and the same gradients for the input rows and every weight, in both step orders, for a
-    /// batch run on one thread (3) and one split between two (11, cut 5 and 6).
+    /// batch run on one thread (3) and one split between two (11, cut 5 and 6), with a hidden
+    /// size below and one above the 64-column blocks of the kernels' products.
     #[rstest::rstest]
     fn the_flex_kernels_match_the_tensor_operations(
         #[values(CellKind::Lstm, CellKind::Gru)] cell: CellKind,
         #[values(3, 11)] batch: usize,
+        #[values(4, 70)] d_hidden: usize,
     ) {
         let device = Device::flex().autodiff();
         device.seed(batch as u64);
-        let (time, d_input, d_hidden) = (7, 5, 4);
+        let (time, d_input) = (7, 5);
         let config = RecurrentConfig {
             cell,
             d_input,

@@ -8,6 +8,13 @@
 //! one pass over the gate block, and the backward pass is written by hand from the gate
 //! activations (and, for the LSTM, the cell states) saved by the forward pass.
 //!
+//! The batch is split between two threads, each running every step of its half of the
+//! sequences, so that the threads meet once per pass rather than once per step. The step's
+//! product is [`add_product`], which keeps its sums in registers: at these sizes (a few dozen
+//! rows) a general matrix product spends more time packing `W_hh` than multiplying. The
+//! element-wise loops run compiled for AVX2 or AVX-512 where the CPU has them
+//! ([`crate::flex_math::vectorized`]).
+//!
 //! The operation goes through Burn's backend extension (`#[backend_extension]`), which routes
 //! it to [`Flex`] (and to `Autodiff<Flex>`, which records the hand-written backward step).
 //! Other backends keep the tensor-operation path of `recurrent.rs`; [`applies_to`] says which.
@@ -27,7 +34,7 @@ use burn::tensor::{Tensor, TensorData};
 use burn_flex::FlexTensor;
 
 pub use crate::flex_math::applies_to;
-use crate::flex_math::{logistic, matrix, tanh, values};
+use crate::flex_math::{add_product, logistic, matrix, tanh, values, vectorized};
 
 /// The LSTM and GRU recurrences of one layer and direction, as backend operations.
 #[backend_extension(Flex, Autodiff)]
@@ -284,30 +291,221 @@ fn step_order(time: usize, reverse: bool) -> impl Fn(usize) -> usize {
     move |s| if reverse { time - 1 - s } else { s }
 }
 
-/// Below this many sequences a step is not worth splitting between two threads.
+// The per-sequence step functions below are inlined into vectorised loops. Each of their loops
+// writes one slice: the slices all come from a few buffers, so the compiler checks at run time
+// that they do not overlap, and gives up vectorising a loop that would need many such checks.
+
+/// One LSTM step of one sequence: activates the gates `g` (input, forget, cell, output; the
+/// pre-activations on entry) and advances the cell and hidden states.
+#[inline(always)]
+fn lstm_cell(g: &mut [f32], c_state: &mut [f32], h_state: &mut [f32]) {
+    let d = c_state.len();
+    let (input_forget, rest) = g.split_at_mut(2 * d);
+    let (cell, output) = rest.split_at_mut(d);
+    input_forget.iter_mut().for_each(|v| *v = logistic(*v));
+    output.iter_mut().for_each(|v| *v = logistic(*v));
+    cell.iter_mut().for_each(|v| *v = tanh(*v));
+    let (input, forget) = input_forget.split_at(d);
+    for (((c, &f), &i), &g) in c_state.iter_mut().zip(forget).zip(input).zip(&*cell) {
+        *c = f * *c + i * g;
+    }
+    for ((h, &o), &c) in h_state.iter_mut().zip(&*output).zip(&*c_state) {
+        *h = o * tanh(c);
+    }
+}
+
+/// What the LSTM's backward pass reads of one sequence's step.
+struct LstmStep<'a> {
+    /// The activated input, forget, cell and output gates.
+    gates: &'a [f32],
+    /// The cell state after the step.
+    cell_after: &'a [f32],
+    /// The cell state before it (zero for the first step).
+    cell_before: &'a [f32],
+}
+
+/// The gradients of one LSTM step's gate pre-activations, `dg`, from the gradient of its
+/// hidden state (`grad_hidden`, from above, plus `dh_next`, from the next step); turns
+/// `dc_next` from the gradient of the cell state after the step into that before it.
+/// `scratch` holds `2 * d_hidden` values.
+#[inline(always)]
+fn lstm_cell_backward(
+    step: LstmStep<'_>,
+    grad_hidden: &[f32],
+    dh_next: &[f32],
+    dc_next: &mut [f32],
+    dg: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let d = dc_next.len();
+    let g = step.gates;
+    let (input, forget, cell, output) = (&g[..d], &g[d..2 * d], &g[2 * d..3 * d], &g[3 * d..4 * d]);
+    let (dg_input, rest) = dg.split_at_mut(d);
+    let (dg_forget, rest) = rest.split_at_mut(d);
+    let (dg_cell, dg_output) = rest.split_at_mut(d);
+    let (dh, tanh_c) = scratch.split_at_mut(d);
+    for ((dh, &above), &next) in dh.iter_mut().zip(grad_hidden).zip(dh_next) {
+        *dh = above + next;
+    }
+    for (t, &c) in tanh_c.iter_mut().zip(step.cell_after) {
+        *t = tanh(c);
+    }
+    for (((dg, &dh), &t), &o) in dg_output.iter_mut().zip(&*dh).zip(&*tanh_c).zip(output) {
+        *dg = dh * t * o * (1.0 - o);
+    }
+    // The gradient of the cell state after the step.
+    for (((dc, &dh), &t), &o) in dc_next.iter_mut().zip(&*dh).zip(&*tanh_c).zip(output) {
+        *dc += dh * o * (1.0 - t * t);
+    }
+    for (((dg, &dc), &c), &i) in dg_input.iter_mut().zip(&*dc_next).zip(cell).zip(input) {
+        *dg = dc * c * i * (1.0 - i);
+    }
+    for (((dg, &dc), &before), &f) in dg_forget
+        .iter_mut()
+        .zip(&*dc_next)
+        .zip(step.cell_before)
+        .zip(forget)
+    {
+        *dg = dc * before * f * (1.0 - f);
+    }
+    for (((dg, &dc), &i), &c) in dg_cell.iter_mut().zip(&*dc_next).zip(input).zip(cell) {
+        *dg = dc * i * (1.0 - c * c);
+    }
+    for (dc, &f) in dc_next.iter_mut().zip(forget) {
+        *dc *= f;
+    }
+}
+
+/// The three gate blocks of a GRU row `[3 * d]`, each `[d]`.
+#[inline(always)]
+fn thirds(row: &[f32], d: usize) -> [&[f32]; 3] {
+    [&row[..d], &row[d..2 * d], &row[2 * d..3 * d]]
+}
+
+/// One GRU step of one sequence: from the projected input `z` and the hidden projection
+/// `r = h W_hh` (without its bias), writes the reset, update and new gates and the new gate's
+/// hidden part (`r_n + b_hn`) into `g`, and advances the hidden state.
+#[inline(always)]
+fn gru_cell(g: &mut [f32], z: &[f32], r: &[f32], bias: &[f32], h_state: &mut [f32]) {
+    let d = h_state.len();
+    let (reset, rest) = g.split_at_mut(d);
+    let (update, rest) = rest.split_at_mut(d);
+    let (new, hidden_new) = rest.split_at_mut(d);
+    let [z_reset, z_update, z_new] = thirds(z, d);
+    let [r_reset, r_update, r_new] = thirds(r, d);
+    let [b_reset, b_update, b_new] = thirds(bias, d);
+    for (gate, r, b, z) in [
+        (&mut *reset, r_reset, b_reset, z_reset),
+        (&mut *update, r_update, b_update, z_update),
+    ] {
+        for (((g, &r), &b), &z) in gate.iter_mut().zip(r).zip(b).zip(z) {
+            *g = logistic(r + b + z);
+        }
+    }
+    for ((g, &r), &b) in hidden_new.iter_mut().zip(r_new).zip(b_new) {
+        *g = r + b;
+    }
+    for (((n, &z), &r), &h) in new.iter_mut().zip(z_new).zip(&*reset).zip(&*hidden_new) {
+        *n = tanh(z + r * h);
+    }
+    // (1 - u) n + u h, with one product fewer.
+    for ((h, &n), &u) in h_state.iter_mut().zip(&*new).zip(&*update) {
+        *h = n + u * (*h - n);
+    }
+}
+
+/// The gradients of one GRU step's projected input (`d_in`) and hidden projection with its
+/// bias (`d_rec`), from the gradient of its hidden state (`grad_hidden` plus `dh_next`); sets
+/// `dh_next` to the direct part of the gradient of the state before the step (the part
+/// through `W_hh` is added by the caller).
+#[inline(always)]
+fn gru_cell_backward(
+    g: &[f32],
+    hidden_before: &[f32],
+    grad_hidden: &[f32],
+    dh_next: &mut [f32],
+    d_in: &mut [f32],
+    d_rec: &mut [f32],
+) {
+    let d = dh_next.len();
+    let (reset, update, new, hidden_new) =
+        (&g[..d], &g[d..2 * d], &g[2 * d..3 * d], &g[3 * d..4 * d]);
+    let (d_in_reset, rest) = d_in.split_at_mut(d);
+    let (d_in_update, d_in_new) = rest.split_at_mut(d);
+    let (d_rec_reset_update, d_rec_new) = d_rec.split_at_mut(2 * d);
+    // dh_next becomes the gradient of this step's hidden state.
+    for (dh, &above) in dh_next.iter_mut().zip(grad_hidden) {
+        *dh += above;
+    }
+    for (((dn, &dh), &u), &n) in d_in_new.iter_mut().zip(&*dh_next).zip(update).zip(new) {
+        *dn = dh * (1.0 - u) * (1.0 - n * n);
+    }
+    for ((((du, &dh), &before), &n), &u) in d_in_update
+        .iter_mut()
+        .zip(&*dh_next)
+        .zip(hidden_before)
+        .zip(new)
+        .zip(update)
+    {
+        *du = dh * (before - n) * u * (1.0 - u);
+    }
+    for (((dr, &dn), &h), &r) in d_in_reset
+        .iter_mut()
+        .zip(&*d_in_new)
+        .zip(hidden_new)
+        .zip(reset)
+    {
+        *dr = dn * h * r * (1.0 - r);
+    }
+    d_rec_reset_update[..d].copy_from_slice(d_in_reset);
+    d_rec_reset_update[d..].copy_from_slice(d_in_update);
+    for ((dr, &dn), &r) in d_rec_new.iter_mut().zip(&*d_in_new).zip(reset) {
+        *dr = dn * r;
+    }
+    for (dh, &u) in dh_next.iter_mut().zip(update) {
+        *dh *= u;
+    }
+}
+
+/// Below this many sequences a recurrence is not worth splitting between two threads.
 const MIN_PARALLEL_BATCH: usize = 8;
 
-/// Runs `work` on the sequences `0..half` and `half..batch` of a step, on two threads where
-/// the batch is large enough. Each call gets its first sequence and its share of every slice,
-/// cut at `half` times the slice's width per sequence.
-fn split_batch<const N: usize>(
+/// One thread's share of time-major buffers: `blocks[k][t]` holds its sequences' rows of
+/// time step `t` of buffer `k`.
+type Share<'a, const N: usize> = [Vec<&'a mut [f32]>; N];
+
+/// Runs `work(first, n, share)` on the sequences `first..first + n`: all of them on this
+/// thread when the batch is small, else `0..half` and `half..batch` on two threads, each over
+/// every time step (the sequences of a batch do not interact, so the threads never wait for
+/// each other within the pass). `buffers` are time-major, `(buffer, width)`: blocks of `batch`
+/// rows of `width` values per step.
+fn split_sequences<const N: usize>(
     batch: usize,
-    slices: [(&mut [f32], usize); N],
-    work: impl Fn(usize, [&mut [f32]; N]) + Sync,
+    buffers: [(&mut [f32], usize); N],
+    work: impl Fn(usize, usize, Share<'_, N>) + Sync,
 ) {
-    if batch < MIN_PARALLEL_BATCH {
-        work(0, slices.map(|(slice, _)| slice));
-        return;
+    let half = if batch < MIN_PARALLEL_BATCH {
+        batch
+    } else {
+        batch / 2
+    };
+    let mut firsts: Share<'_, N> = std::array::from_fn(|_| Vec::new());
+    let mut seconds: Share<'_, N> = std::array::from_fn(|_| Vec::new());
+    for (k, (buffer, width)) in buffers.into_iter().enumerate() {
+        for block in buffer.chunks_exact_mut(batch * width) {
+            let (first, second) = block.split_at_mut(half * width);
+            firsts[k].push(first);
+            seconds[k].push(second);
+        }
     }
-    let half = batch / 2;
-    let mut firsts: [&mut [f32]; N] = std::array::from_fn(|_| <&mut [f32]>::default());
-    let mut seconds: [&mut [f32]; N] = std::array::from_fn(|_| <&mut [f32]>::default());
-    for (k, (slice, width)) in slices.into_iter().enumerate() {
-        let (first, second) = slice.split_at_mut(half * width);
-        firsts[k] = first;
-        seconds[k] = second;
+    if half == batch {
+        work(0, batch, firsts);
+    } else {
+        rayon::join(
+            || work(0, half, firsts),
+            || work(half, batch - half, seconds),
+        );
     }
-    rayon::join(|| work(0, firsts), || work(half, seconds));
 }
 
 fn lstm_forward(
@@ -323,69 +521,54 @@ fn lstm_forward(
     let time = rows / batch.max(1);
     let (projected, range) = values(projected);
     let projected = &projected.storage::<f32>()[range];
+    let (weight_hh, weight_range) = values(&weight_hh);
+    let weight_hh = &weight_hh.storage::<f32>()[weight_range];
     let order = step_order(time, reverse);
 
     let mut hidden = vec![0.0f32; rows * d_hidden];
-    let mut cells = vec![0.0f32; rows * d_hidden];
-    // Without `save`, the gates of each step are written over the previous step's.
-    let mut gates = vec![0.0f32; if save { rows } else { batch } * d_gates];
-    let mut hidden_state = vec![0.0f32; batch * d_hidden];
-    let mut cell_state = vec![0.0f32; batch * d_hidden];
-    // The loop runs on one of rayon's threads, so that each step's split is a cheap join
-    // within the pool rather than two jobs sent from outside it.
-    rayon::scope(|_| {
-        for s in 0..time {
-            let t = order(s);
-            let block = t * batch * d_hidden..(t + 1) * batch * d_hidden;
-            let gate_block = if save { t * batch * d_gates } else { 0 }..;
-            let z = &projected[t * batch * d_gates..(t + 1) * batch * d_gates];
-            let slices = [
-                (&mut hidden[block.clone()], d_hidden),
-                (&mut cells[block], d_hidden),
-                (&mut gates[gate_block][..batch * d_gates], d_gates),
-                (&mut hidden_state[..], d_hidden),
-                (&mut cell_state[..], d_hidden),
-            ];
-            split_batch(
-                batch,
-                slices,
-                |first, [h_out, c_out, g_out, h_state, c_state]| {
-                    let n = h_state.len() / d_hidden;
-                    let z = &z[first * d_gates..(first + n) * d_gates];
-                    g_out.copy_from_slice(z);
-                    if s > 0 {
-                        // The initial state is zero, so the first step skips the hidden product.
-                        let state = matrix(h_state.to_vec(), n, d_hidden);
-                        let (recurrent, range) =
-                            values(&Flex::float_matmul(state, weight_hh.clone()));
-                        let recurrent = &recurrent.storage::<f32>()[range];
-                        g_out.iter_mut().zip(recurrent).for_each(|(g, r)| *g += r);
-                    }
-                    for b in 0..n {
-                        let g = &mut g_out[b * d_gates..(b + 1) * d_gates];
-                        let (input_forget, cell_output) = g.split_at_mut(2 * d_hidden);
-                        let (cell, output) = cell_output.split_at_mut(d_hidden);
-                        input_forget.iter_mut().for_each(|v| *v = logistic(*v));
-                        output.iter_mut().for_each(|v| *v = logistic(*v));
-                        cell.iter_mut().for_each(|v| *v = tanh(*v));
-                        let (input, forget) = input_forget.split_at(d_hidden);
-                        let rows = b * d_hidden..(b + 1) * d_hidden;
-                        let c_state = &mut c_state[rows.clone()];
-                        let h_state = &mut h_state[rows.clone()];
-                        let (c_out, h_out) = (&mut c_out[rows.clone()], &mut h_out[rows]);
-                        for j in 0..d_hidden {
-                            let c = forget[j] * c_state[j] + input[j] * cell[j];
-                            let h = output[j] * tanh(c);
-                            c_state[j] = c;
-                            c_out[j] = c;
-                            h_state[j] = h;
-                            h_out[j] = h;
+    // Without `save`, no cell state or gate is kept past its step.
+    let saved_rows = if save { rows } else { 0 };
+    let mut cells = vec![0.0f32; saved_rows * d_hidden];
+    let mut gates = vec![0.0f32; saved_rows * d_gates];
+    let buffers = [
+        (&mut hidden[..], d_hidden),
+        (&mut cells[..], d_hidden),
+        (&mut gates[..], d_gates),
+    ];
+    split_sequences(
+        batch,
+        buffers,
+        |first, n, [mut hidden, mut cells, mut gates]| {
+            let mut h_state = vec![0.0f32; n * d_hidden];
+            let mut c_state = vec![0.0f32; n * d_hidden];
+            let mut scratch = vec![0.0f32; if save { 0 } else { n * d_gates }];
+            for s in 0..time {
+                let t = order(s);
+                let g_out: &mut [f32] = if save { &mut *gates[t] } else { &mut scratch };
+                g_out.copy_from_slice(&projected[(t * batch + first) * d_gates..][..n * d_gates]);
+                if s > 0 {
+                    // The initial state is zero, so the first step skips the hidden product.
+                    add_product(&h_state, weight_hh, d_hidden, d_gates, g_out);
+                }
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for ((g, c_state), h_state) in g_out
+                            .chunks_exact_mut(d_gates)
+                            .zip(c_state.chunks_exact_mut(d_hidden))
+                            .zip(h_state.chunks_exact_mut(d_hidden))
+                        {
+                            lstm_cell(g, c_state, h_state);
                         }
-                    }
-                },
-            );
-        }
-    });
+                    },
+                );
+                hidden[t].copy_from_slice(&h_state);
+                if save {
+                    cells[t].copy_from_slice(&c_state);
+                }
+            }
+        },
+    );
     LstmPass {
         hidden: matrix(hidden, rows, d_hidden),
         gates: save.then(|| matrix(gates, rows, d_gates)),
@@ -417,68 +600,76 @@ fn lstm_backward(grad_hidden: FlexTensor, saved: SavedLstmPass) -> [FlexTensor; 
     let cells = &cells.storage::<f32>()[cells_range];
     let (hidden, hidden_range) = values(&hidden);
     let hidden = &hidden.storage::<f32>()[hidden_range];
-    let weight_hh_t = Flex::float_transpose(weight_hh);
+    let (weight_hh_t, weight_range) = values(&Flex::float_transpose(weight_hh));
+    let weight_hh_t = &weight_hh_t.storage::<f32>()[weight_range];
 
     let mut grad_gates = vec![0.0f32; rows * d_gates];
     // The hidden state each step read, row for row: zero for the first step visited.
     let mut previous_hidden = vec![0.0f32; rows * d_hidden];
-    let mut grad_cell_next = vec![0.0f32; batch * d_hidden];
-    // The gradient that step `s + 1` sends to the hidden state of step `s`.
-    let mut grad_hidden_next = vec![0.0f32; batch * d_hidden];
-    rayon::scope(|_| {
-        for s in (0..time).rev() {
-            let t = order(s);
-            let previous = (s > 0).then(|| order(s - 1));
-            let gate_rows = t * batch * d_gates..(t + 1) * batch * d_gates;
-            let state_rows = t * batch * d_hidden..(t + 1) * batch * d_hidden;
-            let slices = [
-                (&mut grad_gates[gate_rows.clone()], d_gates),
-                (&mut previous_hidden[state_rows.clone()], d_hidden),
-                (&mut grad_cell_next[..], d_hidden),
-                (&mut grad_hidden_next[..], d_hidden),
-            ];
-            let last = s + 1 == time;
-            split_batch(
-                batch,
-                slices,
-                |first, [dg_out, h_before, dc_next, dh_next]| {
-                    let n = dc_next.len() / d_hidden;
-                    for b in 0..n {
-                        let row = t * batch + first + b;
-                        let g = &gates[row * d_gates..(row + 1) * d_gates];
-                        let dg = &mut dg_out[b * d_gates..(b + 1) * d_gates];
-                        let c_before = previous.map(|p| (p * batch + first + b) * d_hidden);
-                        for j in 0..d_hidden {
-                            let (input, forget) = (g[j], g[d_hidden + j]);
-                            let (cell, output) = (g[2 * d_hidden + j], g[3 * d_hidden + j]);
-                            let carried = if last { 0.0 } else { dh_next[b * d_hidden + j] };
-                            let dh = grad_hidden[row * d_hidden + j] + carried;
-                            let tanh_c = tanh(cells[row * d_hidden + j]);
-                            let dc =
-                                dh * output * (1.0 - tanh_c * tanh_c) + dc_next[b * d_hidden + j];
-                            let c_before = c_before.map_or(0.0, |p| cells[p + j]);
-                            dc_next[b * d_hidden + j] = dc * forget;
-                            dg[j] = dc * cell * input * (1.0 - input);
-                            dg[d_hidden + j] = dc * c_before * forget * (1.0 - forget);
-                            dg[2 * d_hidden + j] = dc * input * (1.0 - cell * cell);
-                            dg[3 * d_hidden + j] = dh * tanh_c * output * (1.0 - output);
+    let buffers = [
+        (&mut grad_gates[..], d_gates),
+        (&mut previous_hidden[..], d_hidden),
+    ];
+    split_sequences(
+        batch,
+        buffers,
+        |first, n, [mut grad_gates, mut previous_hidden]| {
+            let mut grad_cell_next = vec![0.0f32; n * d_hidden];
+            let mut scratch = vec![0.0f32; 2 * d_hidden];
+            let zeros = vec![0.0f32; d_hidden];
+            // The gradient that step `s + 1` sends to the hidden state of step `s`.
+            let mut grad_hidden_next = vec![0.0f32; n * d_hidden];
+            for s in (0..time).rev() {
+                let t = order(s);
+                let previous = (s > 0).then(|| order(s - 1));
+                let block = (t * batch + first) * d_hidden..(t * batch + first + n) * d_hidden;
+                let dg_out = &mut *grad_gates[t];
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (b, (((dg, dc_next), dh_next), grad_hidden)) in dg_out
+                            .chunks_exact_mut(d_gates)
+                            .zip(grad_cell_next.chunks_exact_mut(d_hidden))
+                            .zip(grad_hidden_next.chunks_exact(d_hidden))
+                            .zip(grad_hidden[block.clone()].chunks_exact(d_hidden))
+                            .enumerate()
+                        {
+                            let row = t * batch + first + b;
+                            let c_before = match previous {
+                                Some(p) => &cells[(p * batch + first + b) * d_hidden..][..d_hidden],
+                                None => &zeros[..],
+                            };
+                            let saved = LstmStep {
+                                gates: &gates[row * d_gates..(row + 1) * d_gates],
+                                cell_after: &cells[row * d_hidden..(row + 1) * d_hidden],
+                                cell_before: c_before,
+                            };
+                            lstm_cell_backward(
+                                saved,
+                                grad_hidden,
+                                dh_next,
+                                dc_next,
+                                dg,
+                                &mut scratch,
+                            );
                         }
-                        if let Some(p) = previous {
-                            let source = (p * batch + first + b) * d_hidden;
-                            h_before[b * d_hidden..(b + 1) * d_hidden]
-                                .copy_from_slice(&hidden[source..source + d_hidden]);
-                        }
-                    }
-                    if previous.is_some() {
-                        let block = matrix(dg_out.to_vec(), n, d_gates);
-                        let (carried, range) =
-                            values(&Flex::float_matmul(block, weight_hh_t.clone()));
-                        dh_next.copy_from_slice(&carried.storage::<f32>()[range]);
-                    }
-                },
-            );
-        }
-    });
+                    },
+                );
+                if let Some(p) = previous {
+                    let source = (p * batch + first) * d_hidden;
+                    previous_hidden[t].copy_from_slice(&hidden[source..source + n * d_hidden]);
+                    grad_hidden_next.fill(0.0);
+                    add_product(
+                        dg_out,
+                        weight_hh_t,
+                        d_gates,
+                        d_hidden,
+                        &mut grad_hidden_next,
+                    );
+                }
+            }
+        },
+    );
     let grad_gates = matrix(grad_gates, rows, d_gates);
     let grad_weight = Flex::float_matmul(
         Flex::float_transpose(matrix(previous_hidden, rows, d_hidden)),
@@ -504,79 +695,44 @@ fn gru_forward(
     let time = rows / batch.max(1);
     let (projected, range) = values(projected);
     let projected = &projected.storage::<f32>()[range];
+    let (weight_hh, weight_range) = values(&weight_hh);
+    let weight_hh = &weight_hh.storage::<f32>()[weight_range];
     let (bias_hh, bias_range) = values(bias_hh);
     let bias_hh = &bias_hh.storage::<f32>()[bias_range];
     let order = step_order(time, reverse);
 
     let mut hidden = vec![0.0f32; rows * d_hidden];
-    // Without `save`, each step's gates are written over the previous step's.
-    let mut saved = vec![0.0f32; if save { rows } else { batch } * d_saved];
-    let mut hidden_state = vec![0.0f32; batch * d_hidden];
-    rayon::scope(|_| {
+    // Without `save`, no gate is kept past its step.
+    let mut saved = vec![0.0f32; if save { rows * d_saved } else { 0 }];
+    let buffers = [(&mut hidden[..], d_hidden), (&mut saved[..], d_saved)];
+    split_sequences(batch, buffers, |first, n, [mut hidden, mut saved]| {
+        let mut h_state = vec![0.0f32; n * d_hidden];
+        let mut scratch = vec![0.0f32; if save { 0 } else { n * d_saved }];
+        // The hidden projection `h W_hh` of the sequences' states.
+        let mut recurrent = vec![0.0f32; n * d_gates];
         for s in 0..time {
             let t = order(s);
-            let block = t * batch * d_hidden..(t + 1) * batch * d_hidden;
-            let saved_block = if save { t * batch * d_saved } else { 0 }..;
-            let z = &projected[t * batch * d_gates..(t + 1) * batch * d_gates];
-            let slices = [
-                (&mut hidden[block], d_hidden),
-                (&mut saved[saved_block][..batch * d_saved], d_saved),
-                (&mut hidden_state[..], d_hidden),
-            ];
-            split_batch(batch, slices, |first, [h_out, g_out, h_state]| {
-                let n = h_state.len() / d_hidden;
-                let recurrent = (s > 0).then(|| {
-                    let state = matrix(h_state.to_vec(), n, d_hidden);
-                    values(&Flex::float_matmul(state, weight_hh.clone()))
-                });
-                let recurrent = recurrent
-                    .as_ref()
-                    .map(|(tensor, range)| &tensor.storage::<f32>()[range.clone()]);
-                for b in 0..n {
-                    let z = &z[(first + b) * d_gates..(first + b + 1) * d_gates];
-                    let g = &mut g_out[b * d_saved..(b + 1) * d_saved];
-                    // The hidden projection with its bias, `h W_hh + b_hh`, goes into the
-                    // reset and update slots and (the new gate's part) the fourth block.
-                    let (gates, hidden_new) = g.split_at_mut(3 * d_hidden);
-                    let (reset_update, new) = gates.split_at_mut(2 * d_hidden);
-                    match recurrent {
-                        Some(r) => {
-                            let r = &r[b * d_gates..(b + 1) * d_gates];
-                            reset_update
-                                .iter_mut()
-                                .zip(&r[..2 * d_hidden])
-                                .zip(&bias_hh[..2 * d_hidden])
-                                .for_each(|((g, r), bias)| *g = r + bias);
-                            hidden_new
-                                .iter_mut()
-                                .zip(&r[2 * d_hidden..])
-                                .zip(&bias_hh[2 * d_hidden..])
-                                .for_each(|((g, r), bias)| *g = r + bias);
-                        }
-                        None => {
-                            reset_update.copy_from_slice(&bias_hh[..2 * d_hidden]);
-                            hidden_new.copy_from_slice(&bias_hh[2 * d_hidden..]);
-                        }
+            let g_out: &mut [f32] = if save { &mut *saved[t] } else { &mut scratch };
+            // The initial state is zero, so the first step's hidden projection is zero.
+            recurrent.fill(0.0);
+            if s > 0 {
+                add_product(&h_state, weight_hh, d_hidden, d_gates, &mut recurrent);
+            }
+            let z = &projected[(t * batch + first) * d_gates..][..n * d_gates];
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (((g, z), r), h_state) in g_out
+                        .chunks_exact_mut(d_saved)
+                        .zip(z.chunks_exact(d_gates))
+                        .zip(recurrent.chunks_exact(d_gates))
+                        .zip(h_state.chunks_exact_mut(d_hidden))
+                    {
+                        gru_cell(g, z, r, bias_hh, h_state);
                     }
-                    reset_update
-                        .iter_mut()
-                        .zip(&z[..2 * d_hidden])
-                        .for_each(|(g, z)| *g = logistic(*g + z));
-                    let (reset, update) = reset_update.split_at(d_hidden);
-                    for j in 0..d_hidden {
-                        new[j] = tanh(z[2 * d_hidden + j] + reset[j] * hidden_new[j]);
-                    }
-                    let rows = b * d_hidden..(b + 1) * d_hidden;
-                    let h_state = &mut h_state[rows.clone()];
-                    let h_out = &mut h_out[rows];
-                    for j in 0..d_hidden {
-                        // (1 - z) n + z h, with one product fewer.
-                        let h = new[j] + update[j] * (h_state[j] - new[j]);
-                        h_state[j] = h;
-                        h_out[j] = h;
-                    }
-                }
-            });
+                },
+            );
+            hidden[t].copy_from_slice(&h_state);
         }
     });
     (
@@ -607,69 +763,67 @@ fn gru_backward(grad_hidden: FlexTensor, saved: SavedGruPass) -> [FlexTensor; 3]
     let gates = &gates.storage::<f32>()[gates_range];
     let (hidden, hidden_range) = values(&hidden);
     let hidden = &hidden.storage::<f32>()[hidden_range];
-    let weight_hh_t = Flex::float_transpose(weight_hh);
+    let (weight_hh_t, weight_range) = values(&Flex::float_transpose(weight_hh));
+    let weight_hh_t = &weight_hh_t.storage::<f32>()[weight_range];
 
     // The gradients of the projected input and of the hidden projection `h W_hh + b_hh`.
     let mut grad_input = vec![0.0f32; rows * d_gates];
     let mut grad_recurrent = vec![0.0f32; rows * d_gates];
     let mut previous_hidden = vec![0.0f32; rows * d_hidden];
-    let mut grad_hidden_next = vec![0.0f32; batch * d_hidden];
-    rayon::scope(|_| {
-        for s in (0..time).rev() {
-            let t = order(s);
-            let previous = (s > 0).then(|| order(s - 1));
-            let gate_rows = t * batch * d_gates..(t + 1) * batch * d_gates;
-            let state_rows = t * batch * d_hidden..(t + 1) * batch * d_hidden;
-            let slices = [
-                (&mut grad_input[gate_rows.clone()], d_gates),
-                (&mut grad_recurrent[gate_rows], d_gates),
-                (&mut previous_hidden[state_rows], d_hidden),
-                (&mut grad_hidden_next[..], d_hidden),
-            ];
-            let last = s + 1 == time;
-            split_batch(batch, slices, |first, [d_in, d_rec, h_before, dh_next]| {
-                let n = dh_next.len() / d_hidden;
-                for b in 0..n {
-                    let row = t * batch + first + b;
-                    let g = &gates[row * d_saved..(row + 1) * d_saved];
-                    let before = previous.map(|p| (p * batch + first + b) * d_hidden);
-                    if let Some(source) = before {
-                        h_before[b * d_hidden..(b + 1) * d_hidden]
-                            .copy_from_slice(&hidden[source..source + d_hidden]);
-                    }
-                    let d_in = &mut d_in[b * d_gates..(b + 1) * d_gates];
-                    let d_rec = &mut d_rec[b * d_gates..(b + 1) * d_gates];
-                    for j in 0..d_hidden {
-                        let (reset, update) = (g[j], g[d_hidden + j]);
-                        let (new, hidden_new) = (g[2 * d_hidden + j], g[3 * d_hidden + j]);
-                        let carried = if last { 0.0 } else { dh_next[b * d_hidden + j] };
-                        let dh = grad_hidden[row * d_hidden + j] + carried;
-                        let h_prev = before.map_or(0.0, |p| hidden[p + j]);
-                        let d_new = dh * (1.0 - update) * (1.0 - new * new);
-                        let d_update = dh * (h_prev - new) * update * (1.0 - update);
-                        let d_reset = d_new * hidden_new * reset * (1.0 - reset);
-                        d_in[j] = d_reset;
-                        d_in[d_hidden + j] = d_update;
-                        d_in[2 * d_hidden + j] = d_new;
-                        d_rec[j] = d_reset;
-                        d_rec[d_hidden + j] = d_update;
-                        d_rec[2 * d_hidden + j] = d_new * reset;
-                        // The direct path to the previous state, `z h`; the path through
-                        // W_hh is added below.
-                        dh_next[b * d_hidden + j] = dh * update;
-                    }
+    let buffers = [
+        (&mut grad_input[..], d_gates),
+        (&mut grad_recurrent[..], d_gates),
+        (&mut previous_hidden[..], d_hidden),
+    ];
+    split_sequences(
+        batch,
+        buffers,
+        |first, n, [mut grad_input, mut grad_recurrent, mut previous_hidden]| {
+            // The gradient that step `s + 1` sends to the hidden state of step `s`.
+            let mut grad_hidden_next = vec![0.0f32; n * d_hidden];
+            let zeros = vec![0.0f32; d_hidden];
+            for s in (0..time).rev() {
+                let t = order(s);
+                let previous = (s > 0).then(|| order(s - 1));
+                let block = (t * batch + first) * d_hidden..(t * batch + first + n) * d_hidden;
+                let (d_in, d_rec) = (&mut *grad_input[t], &mut *grad_recurrent[t]);
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (b, (((d_in, d_rec), dh_next), grad_hidden)) in d_in
+                            .chunks_exact_mut(d_gates)
+                            .zip(d_rec.chunks_exact_mut(d_gates))
+                            .zip(grad_hidden_next.chunks_exact_mut(d_hidden))
+                            .zip(grad_hidden[block.clone()].chunks_exact(d_hidden))
+                            .enumerate()
+                        {
+                            let row = t * batch + first + b;
+                            let hidden_before = match previous {
+                                Some(p) => {
+                                    &hidden[(p * batch + first + b) * d_hidden..][..d_hidden]
+                                }
+                                None => &zeros[..],
+                            };
+                            let gates = &gates[row * d_saved..(row + 1) * d_saved];
+                            gru_cell_backward(
+                                gates,
+                                hidden_before,
+                                grad_hidden,
+                                dh_next,
+                                d_in,
+                                d_rec,
+                            );
+                        }
+                    },
+                );
+                if let Some(p) = previous {
+                    let source = (p * batch + first) * d_hidden;
+                    previous_hidden[t].copy_from_slice(&hidden[source..source + n * d_hidden]);
+                    add_product(d_rec, weight_hh_t, d_gates, d_hidden, &mut grad_hidden_next);
                 }
-                if previous.is_some() {
-                    let block = matrix(d_rec.to_vec(), n, d_gates);
-                    let (carried, range) = values(&Flex::float_matmul(block, weight_hh_t.clone()));
-                    dh_next
-                        .iter_mut()
-                        .zip(&carried.storage::<f32>()[range])
-                        .for_each(|(d, c)| *d += c);
-                }
-            });
-        }
-    });
+            }
+        },
+    );
     let mut grad_bias = vec![0.0f32; d_gates];
     for row in grad_recurrent.chunks_exact(d_gates) {
         grad_bias.iter_mut().zip(row).for_each(|(g, r)| *g += r);
