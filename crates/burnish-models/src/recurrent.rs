@@ -214,7 +214,22 @@ impl Recurrent {
     /// - output: `[batch, time, d_hidden * directions]`, the last layer at every step, the
     ///   forward direction's features first
     pub fn forward(&self, input: Tensor<3>, padding: Option<Tensor<2, Bool>>) -> Tensor<3> {
-        let [batch, time, d_input] = input.dims();
+        self.forward_time_major(input.swap_dims(0, 1), padding)
+            .swap_dims(0, 1)
+    }
+
+    /// [`Self::forward`] on time-major steps: `input` `[time, batch, d_input]`, output
+    /// `[time, batch, d_hidden * directions]`; `padding` is still `[batch, time]`.
+    ///
+    /// The recurrence runs on time-major rows, so a caller that can produce its input in that
+    /// order (an embedding of transposed token ids) saves a copy of the input, and its
+    /// gradient, by calling this.
+    pub fn forward_time_major(
+        &self,
+        input: Tensor<3>,
+        padding: Option<Tensor<2, Bool>>,
+    ) -> Tensor<3> {
+        let [time, batch, d_input] = input.dims();
         assert_eq!(
             d_input, self.d_input,
             "the recurrent input has {d_input} features, the first layer takes {}",
@@ -229,7 +244,7 @@ impl Recurrent {
         }
         // Time-major rows (`step * batch + sequence`): one step of the whole batch is then a
         // contiguous block of rows, and the next layer reads the rows as they are.
-        let mut rows = input.swap_dims(0, 1).reshape([time * batch, d_input]);
+        let mut rows = input.reshape([time * batch, d_input]);
         let reversal = match &padding {
             Some(padding) if self.is_bidirectional() => Some(reversal_rows(padding.clone())),
             _ => None,
@@ -263,13 +278,14 @@ impl Recurrent {
             };
         }
         let d_output = self.d_output();
-        let output = rows.reshape([time, batch, d_output]).swap_dims(0, 1);
+        let output = rows.reshape([time, batch, d_output]);
         match padding {
             None => output,
             Some(padding) => {
                 let mask = padding
+                    .swap_dims(0, 1)
                     .unsqueeze_dim::<3>(2)
-                    .expand([batch, time, d_output]);
+                    .expand([time, batch, d_output]);
                 output.mask_fill(mask, 0.0)
             }
         }

@@ -165,7 +165,11 @@ impl RecurrentClassifier {
             .embedding
             .as_ref()
             .expect("forward_tokens needs a model built for `RecurrentInput::Tokens`");
-        self.forward_steps(self.dropout.forward(embedding.forward(tokens)), padding)
+        // Embedding the transposed ids gives the recurrence its time-major rows directly.
+        let steps = self
+            .dropout
+            .forward(embedding.forward(tokens.swap_dims(0, 1)));
+        self.forward_steps(steps, padding)
     }
 
     /// Computes one output row per sequence of feature vectors, all of the same length.
@@ -178,12 +182,16 @@ impl RecurrentClassifier {
             self.embedding.is_none(),
             "forward_series needs a model built for `RecurrentInput::Features`"
         );
-        self.forward_steps(input, None)
+        self.forward_steps(input.swap_dims(0, 1), None)
     }
 
+    /// The head's output for time-major steps `[time, batch, d_input]`.
     fn forward_steps(&self, input: Tensor<3>, padding: Option<Tensor<2, Bool>>) -> Tensor<2> {
-        let [batch, time, _] = input.dims();
-        let output = self.recurrent.forward(input, padding.clone());
+        let [time, batch, _] = input.dims();
+        let output = self
+            .recurrent
+            .forward_time_major(input, padding.clone())
+            .swap_dims(0, 1);
         let d_features = self.recurrent.d_output();
         let pooled = match (self.pooling, padding) {
             (Pooling::Last, padding) => self.last_states(output, padding),
