@@ -213,6 +213,43 @@ fn add_partial_block<const FUSED: bool>(
     }
 }
 
+/// The sum of `values`, added in [`LANES`] interleaved partial sums so that the additions
+/// vectorise (one running sum cannot be reordered).
+#[inline(always)]
+pub(crate) fn lane_sum(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (lane, &value) in lanes.iter_mut().zip(chunk) {
+            *lane += value;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// `sum(a * b)`, in partial sums as [`lane_sum`].
+#[inline(always)]
+pub(crate) fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let (a, b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = a
+        .remainder()
+        .iter()
+        .zip(b.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    for (a, b) in a.zip(b) {
+        for ((lane, &a), &b) in lanes.iter_mut().zip(a).zip(b) {
+            *lane += a * b;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// The number of partial sums in a reduction: one AVX-512 register of f32.
+const LANES: usize = 16;
+
 /// The rows of a tensor's values, laid out contiguously.
 pub(crate) fn values(tensor: &FlexTensor) -> (FlexTensor, std::ops::Range<usize>) {
     let tensor = tensor.to_contiguous();

@@ -18,6 +18,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::Activation;
 use crate::attention::KeyValueCache;
+use crate::layer_norm_kernel::layer_norm;
 use crate::model::Error;
 use crate::transformer::{EncoderLayer, EncoderLayerConfig};
 
@@ -177,7 +178,8 @@ impl Gpt {
         for block in &self.blocks {
             hidden = block.forward(hidden, None, true);
         }
-        self.head.forward(self.norm.forward(hidden))
+        self.head
+            .forward(layer_norm(&self.norm, hidden, LAYER_NORM_EPS))
     }
 
     /// Computes the logits of new tokens that follow the positions already in `cache`, and
@@ -199,7 +201,8 @@ impl Gpt {
         for (block, layer_cache) in self.blocks.iter().zip(&mut cache.layers) {
             hidden = block.forward_cached(hidden, layer_cache);
         }
-        self.head.forward(self.norm.forward(hidden))
+        self.head
+            .forward(layer_norm(&self.norm, hidden, LAYER_NORM_EPS))
     }
 
     /// Samples `config.max_new_tokens` tokens that follow `prompt`, and returns only those.

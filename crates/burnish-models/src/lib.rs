@@ -13,6 +13,7 @@ mod attention;
 mod flex_math;
 mod gelu_kernel;
 mod gpt;
+mod layer_norm_kernel;
 mod mlp;
 mod model;
 mod recurrent;

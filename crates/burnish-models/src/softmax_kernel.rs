@@ -22,7 +22,7 @@ use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Tensor, TensorData};
 use burn_flex::FlexTensor;
 
-use crate::flex_math::{exp, split_rows, values, vectorized};
+use crate::flex_math::{exp, lane_dot, lane_sum, split_rows, values, vectorized};
 
 /// The attention softmax as a backend operation.
 #[backend_extension(Flex, Autodiff)]
@@ -209,43 +209,6 @@ fn softmax_row(scores: &[f32], scale: f32, out: &mut [f32]) {
     let inverse = 1.0 / total;
     out.iter_mut().for_each(|o| *o *= inverse);
 }
-
-/// The sum of `values`, added in [`LANES`] interleaved partial sums so that the additions
-/// vectorise (one running sum cannot be reordered).
-#[inline(always)]
-fn lane_sum(values: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; LANES];
-    let chunks = values.chunks_exact(LANES);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for chunk in chunks {
-        for (lane, &value) in lanes.iter_mut().zip(chunk) {
-            *lane += value;
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
-/// `sum(a * b)`, in partial sums as [`lane_sum`].
-#[inline(always)]
-fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; LANES];
-    let (a, b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = a
-        .remainder()
-        .iter()
-        .zip(b.remainder())
-        .map(|(a, b)| a * b)
-        .sum();
-    for (a, b) in a.zip(b) {
-        for ((lane, &a), &b) in lanes.iter_mut().zip(a).zip(b) {
-            *lane += a * b;
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
-/// The number of partial sums in a reduction: one AVX-512 register of f32.
-const LANES: usize = 16;
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@ use crate::attention::{
     KeyValueCache, MultiHeadAttention, MultiHeadAttentionConfig, layer_norm_to_torch,
     linear_to_torch, load_layer_norm, load_linear, torch_name, validate_dropout,
 };
+use crate::layer_norm_kernel::layer_norm;
 use crate::model::Error;
 use crate::{Activation, StateDict};
 
@@ -70,6 +71,7 @@ impl EncoderLayerConfig {
             dropout: DropoutConfig::new(self.dropout).init(),
             activation: self.activation,
             norm_first: self.norm_first,
+            norm_eps: self.layer_norm_eps,
         }
     }
 
@@ -95,6 +97,9 @@ pub struct EncoderLayer {
     activation: Activation,
     #[module(skip)]
     norm_first: bool,
+    /// The epsilon `norm1` and `norm2` were built with (Burn's `LayerNorm` keeps it private).
+    #[module(skip)]
+    norm_eps: f64,
 }
 
 impl EncoderLayer {
@@ -160,16 +165,18 @@ impl EncoderLayer {
         input: Tensor<3>,
         self_attention: impl FnOnce(Tensor<3>) -> Tensor<3>,
     ) -> Tensor<3> {
+        let norm1 = |x| layer_norm(&self.norm1, x, self.norm_eps);
+        let norm2 = |x| layer_norm(&self.norm2, x, self.norm_eps);
         if self.norm_first {
-            let attended = self_attention(self.norm1.forward(input.clone()));
+            let attended = self_attention(norm1(input.clone()));
             let hidden = input + self.dropout.forward(attended);
-            let fed = self.feed_forward(self.norm2.forward(hidden.clone()));
+            let fed = self.feed_forward(norm2(hidden.clone()));
             hidden + self.dropout.forward(fed)
         } else {
             let attended = self_attention(input.clone());
-            let hidden = self.norm1.forward(input + self.dropout.forward(attended));
+            let hidden = norm1(input + self.dropout.forward(attended));
             let fed = self.feed_forward(hidden.clone());
-            self.norm2.forward(hidden + self.dropout.forward(fed))
+            norm2(hidden + self.dropout.forward(fed))
         }
     }
 
