@@ -2,7 +2,9 @@
 //! values, and element-wise functions written so that the compiler vectorises loops over them
 //! (libm's `expf` and `erff` are a call per value).
 
-use burn::backend::DispatchDevice;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::{DispatchDevice, Flex};
 use burn::tensor::{Device, TensorData};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
@@ -249,6 +251,19 @@ pub(crate) fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// The number of partial sums in a reduction: one AVX-512 register of f32.
 const LANES: usize = 16;
+
+/// Gives each input that requires a gradient (`Some` of its node) its gradient.
+pub(crate) fn register<const N: usize>(
+    grads: &mut Gradients,
+    parents: [Option<NodeId>; N],
+    values: [FlexTensor; N],
+) {
+    for (node, grad) in parents.into_iter().zip(values) {
+        if let Some(node) = node {
+            grads.register::<Flex>(node, grad);
+        }
+    }
+}
 
 /// The rows of a tensor's values, laid out contiguously.
 pub(crate) fn values(tensor: &FlexTensor) -> (FlexTensor, std::ops::Range<usize>) {

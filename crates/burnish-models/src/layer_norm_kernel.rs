@@ -8,11 +8,11 @@
 //! loop per row for the input's gradient plus one pass for the scale's and the shift's:
 //! `dx = rstd (g γ - mean(g γ) - x̂ mean(g γ x̂))`, `dγ = Σ g x̂`, `dβ = Σ g`.
 
+use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
@@ -20,7 +20,7 @@ use burn::nn::LayerNorm;
 use burn::tensor::{Tensor, TensorData};
 use burn_flex::FlexTensor;
 
-use crate::flex_math::{applies_to, lane_dot, lane_sum, split_rows, values, vectorized};
+use crate::flex_math::{applies_to, lane_dot, lane_sum, register, split_rows, values, vectorized};
 
 /// Layer normalisation over the last dimension as a backend operation.
 #[backend_extension(Flex, Autodiff)]
@@ -110,12 +110,8 @@ impl Backward<Flex, 3> for LayerNormBackward {
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<Flex>(&ops.node);
-        let parents: [Option<NodeId>; 3] = ops.parents.map(|node| node.map(|node| node.id));
-        for (node, grad) in parents.into_iter().zip(backward(&grad, &ops.state)) {
-            if let Some(node) = node {
-                grads.register::<Flex>(node, grad);
-            }
-        }
+        let parents = ops.parents.map(|node| node.map(|node| node.id));
+        register(grads, parents, backward(&grad, &ops.state));
     }
 }
 

@@ -22,11 +22,11 @@
 //! The input projection (`x W_ih + b`) is not part of the operation: it is one matrix product
 //! over all steps, computed before, so its gradients come from Burn's own operations.
 
+use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
@@ -34,7 +34,7 @@ use burn::tensor::{Tensor, TensorData};
 use burn_flex::FlexTensor;
 
 pub use crate::flex_math::applies_to;
-use crate::flex_math::{add_product, logistic, matrix, tanh, values, vectorized};
+use crate::flex_math::{add_product, logistic, matrix, register, tanh, values, vectorized};
 
 /// The LSTM and GRU recurrences of one layer and direction, as backend operations.
 #[backend_extension(Flex, Autodiff)]
@@ -265,19 +265,6 @@ impl Backward<Flex, 2> for LstmBackward {
     }
 }
 
-/// Gives each input that requires a gradient (`Some` of its node) its gradient.
-fn register<const N: usize>(
-    grads: &mut Gradients,
-    parents: [Option<NodeId>; N],
-    values: [FlexTensor; N],
-) {
-    for (node, grad) in parents.into_iter().zip(values) {
-        if let Some(node) = node {
-            grads.register::<Flex>(node, grad);
-        }
-    }
-}
-
 /// The outputs of the LSTM's forward pass; `gates` (the four activated gates, `[rows, 4 * d_hidden]`)
 /// and `cells` (the cell state after each step, `[rows, d_hidden]`) only when asked for.
 struct LstmPass {
@@ -484,6 +471,9 @@ fn split_sequences<const N: usize>(
     buffers: [(&mut [f32], usize); N],
     work: impl Fn(usize, usize, Share<'_, N>) + Sync,
 ) {
+    if batch == 0 {
+        return;
+    }
     let half = if batch < MIN_PARALLEL_BATCH {
         batch
     } else {
