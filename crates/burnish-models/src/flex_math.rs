@@ -23,7 +23,7 @@ pub fn applies_to(device: &Device) -> bool {
 /// into it to profit, as this module's functions are.
 ///
 /// The results are the same on every instruction set: Rust does not fuse a multiply and an
-/// add unless asked to.
+/// add unless asked to (only [`add_product`] asks, where the CPU has fused multiply-adds).
 #[inline(always)]
 pub(crate) fn vectorized<R>(body: impl FnOnce() -> R) -> R {
     pulp::Arch::new().dispatch(body)

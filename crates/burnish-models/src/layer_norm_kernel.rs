@@ -3,9 +3,10 @@
 //! Flex computes a layer norm's forward pass in one loop, but `Autodiff<Flex>` has no layer
 //! norm of its own: it records Burn's composition (a mean, a subtraction, a square, another
 //! mean, a square root, a division, a product and a sum), nine operations each with its own
-//! backward step, single-threaded. Here the forward pass is one loop per row that also keeps
-//! the normalised values and each row's `1 / sqrt(var + eps)`, and the backward pass is one
-//! loop per row for the input's gradient plus one pass for the scale's and the shift's:
+//! backward step, single-threaded. Here the forward pass takes each row's mean and
+//! `1 / sqrt(var + eps)`, then the normalised values x̂ and the output (both kept, the latter
+//! two split between threads), and the backward pass is one loop per row for the input's
+//! gradient plus one pass for the scale's and the shift's:
 //! `dx = rstd (g γ - mean(g γ) - x̂ mean(g γ x̂))`, `dγ = Σ g x̂`, `dβ = Σ g`.
 
 use burn::backend::autodiff::Autodiff;
