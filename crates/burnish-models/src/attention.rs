@@ -292,13 +292,7 @@ fn mask_future(scores: Tensor<4>, time_cached: usize) -> Tensor<4> {
 
 /// Checks a dropout probability as the `model.dropout` key.
 pub(crate) fn validate_dropout(dropout: f64) -> Result<(), Error> {
-    if !(0.0..1.0).contains(&dropout) {
-        return Err(Error::invalid(
-            "model.dropout",
-            format!("{dropout} is not a probability in [0, 1)"),
-        ));
-    }
-    Ok(())
+    Error::check_probability("model.dropout", dropout)
 }
 
 /// The full PyTorch name of `name` inside the module at `prefix` (`layers.0.` and `layers.0`

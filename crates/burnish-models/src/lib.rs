@@ -16,12 +16,14 @@ mod gpt;
 mod layer_norm_kernel;
 mod mlp;
 mod model;
+mod pooling;
 mod recurrent;
 mod recurrent_classifier;
 mod recurrent_kernel;
 mod softmax_kernel;
 mod spec;
 mod state_dict;
+mod token_dropout;
 mod transformer;
 mod vit;
 

@@ -40,6 +40,18 @@ impl Error {
             reason: reason.into(),
         }
     }
+
+    /// Checks that `value`, the experiment-file key `field`, is a dropout probability.
+    pub(crate) fn check_probability(field: &'static str, value: f64) -> Result<(), Self> {
+        if (0.0..1.0).contains(&value) {
+            Ok(())
+        } else {
+            Err(Self::invalid(
+                field,
+                format!("{value} is not a probability in [0, 1)"),
+            ))
+        }
+    }
 }
 
 /// The `[model]` table of an experiment: which architecture, and its hyper-parameters.
@@ -123,6 +135,7 @@ impl ModelSpec {
                     pooling: spec.pooling,
                     d_output,
                     feature_dropout: spec.feature_dropout,
+                    token_dropout: spec.token_dropout,
                 };
                 config.validate()?;
                 Ok(Model::Recurrent(config.init(device)))
@@ -142,6 +155,7 @@ impl ModelSpec {
                     n_layers: spec.n_layers,
                     d_ff: spec.d_ff,
                     dropout: spec.dropout,
+                    token_dropout: spec.token_dropout,
                     activation: spec.activation,
                     norm_first: spec.norm_first,
                     positions: spec.positions,

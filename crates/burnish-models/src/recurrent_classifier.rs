@@ -10,7 +10,9 @@ use burn::tensor::{Bool, Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Error;
+use crate::pooling::{max_over_valid, mean_over_valid};
 use crate::recurrent::{Recurrent, RecurrentConfig};
+use crate::token_dropout::drop_tokens;
 
 /// What each time step of the input is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,9 @@ pub struct RecurrentClassifierConfig {
     /// Dropout on the embeddings (token input) and on the pooled features before the head,
     /// where Keras models put their `Dropout` layers around a recurrent layer; 0 for none.
     pub feature_dropout: f64,
+    /// The probability that a token's whole embedding is zeroed while training (word
+    /// dropout, token input only); 0 for none.
+    pub token_dropout: f64,
 }
 
 impl RecurrentClassifierConfig {
@@ -84,12 +89,8 @@ impl RecurrentClassifierConfig {
         if self.d_output == 0 {
             return Err(Error::invalid("d_output", "must be at least 1"));
         }
-        if !(0.0..1.0).contains(&self.feature_dropout) {
-            return Err(Error::invalid(
-                "model.feature_dropout",
-                format!("{} is not a probability in [0, 1)", self.feature_dropout),
-            ));
-        }
+        Error::check_probability("model.feature_dropout", self.feature_dropout)?;
+        Error::check_probability("model.token_dropout", self.token_dropout)?;
         self.recurrent.validate()?;
         if self.recurrent.d_input != self.input.width() {
             let field = match self.input {
@@ -124,6 +125,7 @@ impl RecurrentClassifierConfig {
             recurrent: self.recurrent.init(device),
             head: LinearConfig::new(self.recurrent.d_output(), self.d_output).init(device),
             dropout: DropoutConfig::new(self.feature_dropout).init(),
+            token_dropout: DropoutConfig::new(self.token_dropout).init(),
             pooling: self.pooling,
         }
     }
@@ -136,6 +138,8 @@ pub struct RecurrentClassifier {
     recurrent: Recurrent,
     head: Linear,
     dropout: Dropout,
+    /// Word dropout on the token embeddings.
+    token_dropout: Dropout,
     #[module(skip)]
     pooling: Pooling,
 }
@@ -166,9 +170,10 @@ impl RecurrentClassifier {
             .as_ref()
             .expect("forward_tokens needs a model built for `RecurrentInput::Tokens`");
         // Embedding the transposed ids gives the recurrence its time-major rows directly.
+        let embedded = embedding.forward(tokens.swap_dims(0, 1));
         let steps = self
             .dropout
-            .forward(embedding.forward(tokens.swap_dims(0, 1)));
+            .forward(drop_tokens(&self.token_dropout, embedded));
         self.forward_steps(steps, padding)
     }
 
@@ -187,30 +192,14 @@ impl RecurrentClassifier {
 
     /// The head's output for time-major steps `[time, batch, d_input]`.
     fn forward_steps(&self, input: Tensor<3>, padding: Option<Tensor<2, Bool>>) -> Tensor<2> {
-        let [time, batch, _] = input.dims();
         let output = self
             .recurrent
             .forward_time_major(input, padding.clone())
             .swap_dims(0, 1);
-        let d_features = self.recurrent.d_output();
-        let pooled = match (self.pooling, padding) {
-            (Pooling::Last, padding) => self.last_states(output, padding),
-            (Pooling::Mean, None) => output.mean_dim(1).reshape([batch, d_features]),
-            (Pooling::Mean, Some(padding)) => {
-                // Padding positions of the output are zero, so the sum is over valid steps.
-                let lengths = padding.bool_not().float().sum_dim(1).clamp_min(1.0);
-                output.sum_dim(1).reshape([batch, d_features]) / lengths
-            }
-            (Pooling::Max, None) => output.max_dim(1).reshape([batch, d_features]),
-            (Pooling::Max, Some(padding)) => {
-                let mask = padding
-                    .unsqueeze_dim::<3>(2)
-                    .expand([batch, time, d_features]);
-                output
-                    .mask_fill(mask, f32::MIN)
-                    .max_dim(1)
-                    .reshape([batch, d_features])
-            }
+        let pooled = match self.pooling {
+            Pooling::Last => self.last_states(output, padding),
+            Pooling::Mean => mean_over_valid(output, padding),
+            Pooling::Max => max_over_valid(output, padding),
         };
         self.head.forward(self.dropout.forward(pooled))
     }

@@ -68,6 +68,9 @@ pub struct RecurrentSpec {
     pub dropout: f64,
     /// Dropout on the embeddings and on the pooled features before the head.
     pub feature_dropout: f64,
+    /// The probability that a token's whole embedding is zeroed while training (word
+    /// dropout; token input only).
+    pub token_dropout: f64,
     /// How the steps become one row: `last`, `mean` or `max`.
     pub pooling: Pooling,
 }
@@ -81,6 +84,7 @@ impl Default for RecurrentSpec {
             bidirectional: false,
             dropout: 0.0,
             feature_dropout: 0.0,
+            token_dropout: 0.0,
             pooling: Pooling::Last,
         }
     }
@@ -100,13 +104,16 @@ pub struct TransformerSpec {
     pub d_ff: usize,
     /// Dropout in attention, feed-forward and embeddings.
     pub dropout: f64,
+    /// The probability that a token's whole embedding is zeroed while training (word
+    /// dropout).
+    pub token_dropout: f64,
     /// The feed-forward non-linearity.
     pub activation: Activation,
     /// Layer norm before each block (pre-norm) rather than after.
     pub norm_first: bool,
     /// `learned` or `sinusoidal` positions.
     pub positions: Positions,
-    /// `cls` or `mean` pooling.
+    /// `cls`, `mean` or `max` pooling.
     pub pooling: TransformerPooling,
 }
 
@@ -118,6 +125,7 @@ impl Default for TransformerSpec {
             n_layers: 2,
             d_ff: 512,
             dropout: 0.1,
+            token_dropout: 0.0,
             activation: Activation::Relu,
             norm_first: false,
             positions: Positions::Learned,

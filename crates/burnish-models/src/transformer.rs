@@ -19,6 +19,8 @@ use crate::attention::{
 };
 use crate::layer_norm_kernel::layer_norm;
 use crate::model::Error;
+use crate::pooling::{max_over_valid, mean_over_valid};
+use crate::token_dropout::drop_tokens;
 use crate::{Activation, StateDict};
 
 /// Every size and option of an [`EncoderLayer`].
@@ -206,6 +208,8 @@ pub enum TransformerPooling {
     Cls,
     /// The mean of the outputs at the positions that are not padding.
     Mean,
+    /// The feature-wise maximum of the outputs at the positions that are not padding.
+    Max,
 }
 
 /// Every size and option of a [`TransformerClassifier`].
@@ -225,6 +229,9 @@ pub struct TransformerClassifierConfig {
     pub d_ff: usize,
     /// The dropout probability after the embeddings and inside each layer.
     pub dropout: f64,
+    /// The probability that a token's whole embedding is zeroed while training (word
+    /// dropout), before the positions are added; 0 for none.
+    pub token_dropout: f64,
     /// The non-linearity of the feed-forward blocks.
     pub activation: Activation,
     /// Pre-norm layers, and a final layer norm after the stack.
@@ -253,6 +260,7 @@ impl TransformerClassifierConfig {
             return Err(Error::invalid("model.n_layers", "must be at least 1"));
         }
         validate_dropout(self.dropout)?;
+        Error::check_probability("model.token_dropout", self.token_dropout)?;
         self.layer().validate()
     }
 
@@ -275,7 +283,7 @@ impl TransformerClassifierConfig {
                 }
                 .init([1, 1, self.d_model], device),
             ),
-            TransformerPooling::Mean => None,
+            TransformerPooling::Mean | TransformerPooling::Max => None,
         };
         TransformerClassifier {
             embedding: EmbeddingConfig::new(self.vocab_size, self.d_model).init(device),
@@ -286,6 +294,7 @@ impl TransformerClassifierConfig {
                 .norm_first
                 .then(|| LayerNormConfig::new(self.d_model).init(device)),
             dropout: DropoutConfig::new(self.dropout).init(),
+            token_dropout: DropoutConfig::new(self.token_dropout).init(),
             head: LinearConfig::new(self.d_model, self.d_output).init(device),
             max_len: self.max_len,
             d_model: self.d_model,
@@ -318,6 +327,8 @@ pub struct TransformerClassifier {
     /// `Some` for a pre-norm stack.
     final_norm: Option<LayerNorm>,
     dropout: Dropout,
+    /// Word dropout on the token embeddings.
+    token_dropout: Dropout,
     head: Linear,
     #[module(skip)]
     max_len: usize,
@@ -359,7 +370,8 @@ impl TransformerClassifier {
             Some(table) => table.weight.val().narrow(0, 0, time),
             None => sinusoidal_positions(time, self.d_model, &device),
         };
-        let mut hidden = self.embedding.forward(tokens) + positions.unsqueeze_dim(0);
+        let mut hidden = drop_tokens(&self.token_dropout, self.embedding.forward(tokens))
+            + positions.unsqueeze_dim(0);
         let mut attention_padding = padding.clone();
         if let Some(cls_token) = &self.cls_token {
             let cls = cls_token.val().expand([batch, 1, self.d_model]);
@@ -378,25 +390,11 @@ impl TransformerClassifier {
         }
         let summary = match self.pooling {
             TransformerPooling::Cls => hidden.narrow(1, 0, 1).reshape([batch, self.d_model]),
-            TransformerPooling::Mean => mean_over_tokens(hidden, padding),
+            TransformerPooling::Mean => mean_over_valid(hidden, padding),
+            TransformerPooling::Max => max_over_valid(hidden, padding),
         };
         self.head.forward(summary)
     }
-}
-
-/// The mean over time of `hidden` `[batch, time, d_model]` at the positions that are not
-/// padding; `[batch, d_model]`, zero for a sequence that is all padding.
-fn mean_over_tokens(hidden: Tensor<3>, padding: Option<Tensor<2, Bool>>) -> Tensor<2> {
-    let [batch, _, d_model] = hidden.dims();
-    let Some(padding) = padding else {
-        return hidden.mean_dim(1).reshape([batch, d_model]);
-    };
-    let kept = padding.bool_not().float().unsqueeze_dim::<3>(2);
-    let count = kept.clone().sum_dim(1).clamp_min(1.0);
-    (hidden * kept)
-        .sum_dim(1)
-        .div(count)
-        .reshape([batch, d_model])
 }
 
 /// The sinusoidal position table of Vaswani et al. (2017): `sin` in even and `cos` in odd

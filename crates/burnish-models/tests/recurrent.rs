@@ -42,6 +42,7 @@ fn token_classifier(
         pooling,
         d_output: 3,
         feature_dropout: 0.0,
+        token_dropout: 0.0,
     }
 }
 
@@ -92,6 +93,7 @@ fn outputs_have_every_step_and_both_directions(
         pooling: Pooling::Mean,
         d_output: 2,
         feature_dropout: 0.0,
+        token_dropout: 0.0,
     }
     .init(&device);
     assert_eq!(series.forward_series(input).dims(), [3, 2]);
@@ -193,6 +195,7 @@ fn every_parameter_gets_a_gradient(
     let mut config = token_classifier(cell, 2, true, Pooling::Last);
     config.recurrent.dropout = 0.1;
     config.feature_dropout = 0.1;
+    config.token_dropout = 0.1;
     let model = config.init(&device);
     let batch = tokens(&[&[1, 2, 3, 0], &[4, 5, 6, 7]], &device);
     let padding = mask(&[&[false, false, true, true], &[false; 4]], &device);
@@ -428,9 +431,13 @@ fn a_batch_of_realistic_size_runs_forward_and_backward() {
 }
 
 #[test]
-fn feature_dropout_must_be_a_probability() {
+fn feature_and_token_dropout_must_be_probabilities() {
     let mut config = token_classifier(CellKind::Gru, 1, false, Pooling::Mean);
     config.feature_dropout = 1.0;
     let error = config.validate().unwrap_err().to_string();
     assert!(error.contains("model.feature_dropout"), "{error}");
+    config.feature_dropout = 0.5;
+    config.token_dropout = 1.0;
+    let error = config.validate().unwrap_err().to_string();
+    assert!(error.contains("model.token_dropout"), "{error}");
 }

@@ -29,6 +29,7 @@ fn classifier_config(
         n_layers: 2,
         d_ff: 16,
         dropout: 0.0,
+        token_dropout: 0.0,
         activation: Activation::Gelu,
         norm_first,
         positions,
@@ -155,6 +156,8 @@ fn padded_tokens_do_not_change_the_classifier_output(#[case] backend: BackendKin
         (Positions::Sinusoidal, TransformerPooling::Mean, true),
         (Positions::Learned, TransformerPooling::Mean, false),
         (Positions::Sinusoidal, TransformerPooling::Cls, true),
+        (Positions::Learned, TransformerPooling::Max, false),
+        (Positions::Sinusoidal, TransformerPooling::Max, true),
     ] {
         let model = classifier_config(positions, pooling, norm_first).init(&device);
         let alone = model.forward(tokens(&[&[3, 5, 2, 7]], &device), None);
@@ -232,7 +235,12 @@ fn cached_decoding_equals_causal_attention_over_the_whole_sequence(#[case] backe
 fn every_parameter_gets_a_gradient(#[case] backend: BackendKind) {
     let device = backend.open().unwrap().autodiff();
     device.seed(6);
-    let model = classifier_config(Positions::Learned, TransformerPooling::Cls, true).init(&device);
+    let model = TransformerClassifierConfig {
+        dropout: 0.1,
+        token_dropout: 0.1,
+        ..classifier_config(Positions::Learned, TransformerPooling::Cls, true)
+    }
+    .init(&device);
     let output = model.forward(
         tokens(&[&[1, 2, 3, 4], &[5, 6, 7, 0]], &device),
         Some(padding(
@@ -380,6 +388,13 @@ fn impossible_settings_name_the_key() {
                 ..classifier_config(Positions::Learned, TransformerPooling::Cls, false)
             },
             "invalid `model.dropout`: 1 is not a probability in [0, 1)",
+        ),
+        (
+            TransformerClassifierConfig {
+                token_dropout: -0.1,
+                ..classifier_config(Positions::Learned, TransformerPooling::Cls, false)
+            },
+            "invalid `model.token_dropout`: -0.1 is not a probability in [0, 1)",
         ),
         (
             TransformerClassifierConfig {
