@@ -13,7 +13,9 @@ use burn::tensor::Tensor;
 /// - `embedded`: `[batch, time, d]` or `[time, batch, d]`
 /// - output: the same
 pub(crate) fn drop_tokens(dropout: &Dropout, embedded: Tensor<3>) -> Tensor<3> {
-    if dropout.prob == 0.0 {
+    // [`Dropout`] passes its input through off an autodiff device (inference); return early
+    // there too, rather than multiply by the ones it would give back.
+    if dropout.prob == 0.0 || !embedded.device().is_autodiff() {
         return embedded;
     }
     let [first, second, _] = embedded.dims();
