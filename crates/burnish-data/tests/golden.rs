@@ -70,6 +70,7 @@ fn assert_close(case: &Case, key: &str, actual: &[Vec<f64>], tolerance: f64) {
     for (row, expected_row) in expected.iter().enumerate() {
         for (col, &want) in expected_row.iter().enumerate() {
             let got = actual[col][row];
+            // Written so that a NaN or an infinity on either side fails.
             assert!(
                 (got - want).abs() <= tolerance,
                 "{} {key} row {row} col {col}: got {got}, want {want}",

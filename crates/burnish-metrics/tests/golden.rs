@@ -19,6 +19,15 @@ fn close(actual: f64, expected: f64) -> bool {
     (actual - expected).abs() <= 1e-12 * expected.abs().max(1.0)
 }
 
+#[test]
+fn close_fails_on_nan_and_infinity() {
+    assert!(close(0.5, 0.5 + 1e-13));
+    assert!(!close(f64::NAN, 0.5));
+    assert!(!close(0.5, f64::NAN));
+    assert!(!close(f64::INFINITY, f64::INFINITY));
+    assert!(!close(f64::NEG_INFINITY, 0.5));
+}
+
 /// Collects every disagreement of one case instead of stopping at the first.
 struct Mismatches {
     case_name: String,

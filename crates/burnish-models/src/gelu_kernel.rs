@@ -131,7 +131,7 @@ mod tests {
         let burns = activation::gelu(burn_input.clone());
         let burn_grads = (burns.clone() * upstream).sum().backward();
 
-        let gap = |a: Tensor<2>, b: Tensor<2>| -> f32 { (a - b).abs().max().into_scalar() };
+        let gap = crate::compare::max_abs_difference::<2>;
         let value_gap = gap(ours, burns);
         assert!(value_gap < 2e-6, "values differ by {value_gap}");
         let grad_gap = gap(

@@ -292,8 +292,8 @@ mod tests {
         let burns = norm.forward(burn_input.clone());
         let burn_grads = (burns.clone() * upstream).sum().backward();
 
-        let gap = |a: Tensor<3>, b: Tensor<3>| -> f32 { (a - b).abs().max().into_scalar() };
-        let gap1 = |a: Tensor<1>, b: Tensor<1>| -> f32 { (a - b).abs().max().into_scalar() };
+        let gap = crate::compare::max_abs_difference::<3>;
+        let gap1 = crate::compare::max_abs_difference::<1>;
         assert!(gap(ours, burns) < 1e-5);
         let input_gap = gap(
             ours_input.grad(&ours_grads).unwrap(),

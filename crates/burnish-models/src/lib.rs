@@ -27,6 +27,10 @@ mod token_dropout;
 mod transformer;
 mod vit;
 
+#[cfg(test)]
+#[path = "../tests/common/compare.rs"]
+mod compare;
+
 pub use activation::Activation;
 pub use attention::{KeyValueCache, MultiHeadAttention, MultiHeadAttentionConfig};
 pub use gpt::{GenerationConfig, Gpt, GptCache, GptConfig};

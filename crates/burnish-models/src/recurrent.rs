@@ -655,7 +655,7 @@ mod tests {
             let reference_grads = (reference.clone() * upstream.clone()).sum().backward();
 
             let close = |a: Tensor<2>, b: Tensor<2>, what: &str| {
-                let gap: f32 = (a - b).abs().max().into_scalar();
+                let gap = crate::compare::max_abs_difference(a, b);
                 assert!(gap < 1e-5, "{what} ({cell:?}, {order:?}) differs by {gap}");
             };
             close(fused, reference, "output");

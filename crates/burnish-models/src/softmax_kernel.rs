@@ -254,7 +254,7 @@ mod tests {
         let burns = softmax(scaled, 3);
         let burn_grads = (burns.clone() * upstream).sum().backward();
 
-        let gap = |a: Tensor<4>, b: Tensor<4>| -> f32 { (a - b).abs().max().into_scalar() };
+        let gap = crate::compare::max_abs_difference::<4>;
         let value_gap = gap(ours, burns);
         assert!(value_gap < 1e-6, "weights differ by {value_gap}");
         let grad_gap = gap(

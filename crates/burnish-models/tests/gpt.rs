@@ -2,6 +2,8 @@
 //! generation, gradients, learning, saving.
 
 mod common;
+#[path = "common/compare.rs"]
+mod compare;
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -9,6 +11,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use burnish_backend::BackendKind;
 use burnish_models::{GenerationConfig, Gpt, GptConfig};
+use compare::max_abs_difference;
 use rstest::rstest;
 
 const TOLERANCE: f32 = 1e-5;
@@ -40,10 +43,6 @@ fn scrambled(length: usize, vocab_size: usize, salt: usize) -> Vec<usize> {
     (0..length)
         .map(|index| (index * 7 + salt * 3 + index * index) % vocab_size)
         .collect()
-}
-
-fn max_abs_difference<const D: usize>(left: Tensor<D>, right: Tensor<D>) -> f32 {
-    (left - right).abs().max().into_scalar::<f32>()
 }
 
 fn sampling(max_new_tokens: usize, top_k: Option<usize>, seed: u64) -> GenerationConfig {

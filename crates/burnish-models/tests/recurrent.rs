@@ -2,6 +2,8 @@
 //! gradients, learning, saving and PyTorch-named weights.
 
 mod common;
+#[path = "common/compare.rs"]
+mod compare;
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -12,6 +14,7 @@ use burnish_models::{
     CellKind, Pooling, RecurrentClassifier, RecurrentClassifierConfig, RecurrentConfig,
     RecurrentInput, StateDict,
 };
+use compare::max_abs_difference_of as max_difference;
 use rstest::rstest;
 
 const VOCAB_SIZE: usize = 10;
@@ -60,14 +63,6 @@ fn mask(rows: &[&[bool]], device: &Device) -> Tensor<2, Bool> {
 
 fn floats(tensor: Tensor<2>) -> Vec<f32> {
     tensor.into_data().try_into_vec::<f32>().unwrap()
-}
-
-fn max_difference(left: &[f32], right: &[f32]) -> f32 {
-    assert_eq!(left.len(), right.len());
-    left.iter()
-        .zip(right)
-        .map(|(left, right)| (left - right).abs())
-        .fold(0.0, f32::max)
 }
 
 #[rstest]

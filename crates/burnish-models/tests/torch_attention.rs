@@ -4,6 +4,9 @@
 //! The cases are `tests/golden/torch/{mha,encoder_layer}_*`, written by PyTorch (see
 //! `shared/golden/README.md`, section `torch/`).
 
+#[path = "common/compare.rs"]
+mod compare;
+
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 use burnish_backend::BackendKind;
 use burnish_models::{Activation, EncoderLayerConfig, MultiHeadAttentionConfig, StateDict};
@@ -142,13 +145,15 @@ fn max_abs_error<const D: usize>(
     let actual = actual.into_data().try_into_vec::<f32>().unwrap();
     let expected = floats(expected);
     let row_length = dims[2..].iter().product::<usize>();
-    actual
-        .iter()
-        .zip(&expected)
-        .enumerate()
-        .filter(|(index, _)| skipped_rows.is_none_or(|skipped| !skipped[index / row_length]))
-        .map(|(_, (actual, expected))| (actual - expected).abs())
-        .fold(0.0, f32::max)
+    let kept = |values: &[f32]| -> Vec<f32> {
+        values
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| skipped_rows.is_none_or(|skipped| !skipped[index / row_length]))
+            .map(|(_, &value)| value)
+            .collect()
+    };
+    compare::max_abs_difference_of(&kept(&actual), &kept(&expected))
 }
 
 fn float_tensor<const D: usize>(value: &Value, device: &Device) -> Tensor<D> {
@@ -183,4 +188,21 @@ fn bools(value: &Value) -> Vec<bool> {
         Value::Array(items) => items.iter().flat_map(bools).collect(),
         flag => vec![flag.as_bool().unwrap()],
     }
+}
+
+/// The comparisons above would pass a NaN output if they folded with `f32::max`; they refuse
+/// one instead, and an infinity too.
+#[test]
+#[should_panic(expected = "value 1 is not finite: NaN against 0.5")]
+fn a_nan_output_fails_the_comparison() {
+    compare::max_abs_difference_of(&[0.5, f32::NAN], &[0.5, 0.5]);
+}
+
+#[test]
+#[should_panic(expected = "value 0 is not finite: 0.5 against inf")]
+fn an_infinite_reference_fails_the_comparison() {
+    let device = BackendKind::Flex.open().unwrap();
+    let actual = Tensor::<1>::from_data(TensorData::new(vec![0.5f32], [1]), &device);
+    let expected = Tensor::<1>::from_data(TensorData::new(vec![f32::INFINITY], [1]), &device);
+    compare::max_abs_difference(actual, expected);
 }

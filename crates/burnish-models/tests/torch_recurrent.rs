@@ -3,6 +3,9 @@
 //!
 //! The golden cases are in `tests/golden/torch/` (see the golden README's `torch/` section).
 
+#[path = "common/compare.rs"]
+mod compare;
+
 use burn::tensor::{Device, Tensor, TensorData};
 use burnish_backend::BackendKind;
 use burnish_models::{CellKind, RecurrentConfig, StateDict};
@@ -83,7 +86,7 @@ fn max_error(name: &str, json: &str, safetensors: &[u8], device: &Device) -> f32
     let expected = tensor3(&golden["output"], &golden["output_shape"], device);
     let output = recurrent.forward(input, None);
     assert_eq!(output.dims(), expected.dims(), "{name}");
-    (output - expected).abs().max().into_scalar::<f32>()
+    compare::max_abs_difference(output, expected)
 }
 
 #[rstest]

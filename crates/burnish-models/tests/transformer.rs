@@ -2,6 +2,8 @@
 //! shapes, masks, the key/value cache, gradients, learning, saving and PyTorch export.
 
 mod common;
+#[path = "common/compare.rs"]
+mod compare;
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -12,6 +14,7 @@ use burnish_models::{
     Activation, EncoderLayer, EncoderLayerConfig, KeyValueCache, MultiHeadAttentionConfig,
     Positions, StateDict, TransformerClassifier, TransformerClassifierConfig, TransformerPooling,
 };
+use compare::max_abs_difference;
 use rstest::rstest;
 
 const TOLERANCE: f32 = 1e-5;
@@ -64,11 +67,6 @@ fn padding(rows: &[&[bool]], device: &Device) -> Tensor<2, Bool> {
 
 fn normal<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
-}
-
-fn max_abs_difference<const D: usize>(left: Tensor<D>, right: Tensor<D>) -> f32 {
-    assert_eq!(left.dims(), right.dims());
-    (left - right).abs().max().into_scalar::<f32>()
 }
 
 #[rstest]
