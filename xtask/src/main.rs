@@ -1,6 +1,8 @@
 //! `cargo xtask`: the project's own build and check commands.
 //!
-//! - `cargo xtask ci`: everything CI checks, cheapest first — formatting, clippy with warnings
+//! - `cargo xtask ci`: everything CI checks, cheapest first — first the system packages the
+//!   tests need (installed with `apt-get` when it runs as root, else named with the command to
+//!   run; `cargo xtask setup` does this step alone), then formatting, clippy with warnings
 //!   as errors, the tests of every crate on every CPU backend and on wgpu, the API docs with
 //!   warnings as errors, every benchmark run once (criterion's test mode), then `bench --quick`
 //!   on the CPU backends, so that the benchmarks and the table keep compiling and running.
@@ -30,10 +32,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("setup") => set_up_test_machine(),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci\n       cargo xtask bench [--quick] [--features F] [--filter REGEX] [--compare-torch] [--python PATH] [--threads N]"
+                "usage: cargo xtask ci\n       cargo xtask setup\n       cargo xtask bench [--quick] [--features F] [--filter REGEX] [--compare-torch] [--python PATH] [--threads N]"
             );
             return ExitCode::from(2);
         }
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
 
 fn ci() -> Result<(), String> {
     let started = Instant::now();
+    set_up_test_machine()?;
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&[
         "clippy",
@@ -97,6 +101,118 @@ fn ci() -> Result<(), String> {
     Ok(())
 }
 
+/// What the tests need from the machine beyond Rust: something to look for, and the Debian
+/// packages that provide it.
+struct SystemNeed {
+    /// Who needs what, for the line that announces an install and the error without one.
+    purpose: &'static str,
+    /// Debian's packages.
+    packages: &'static [&'static str],
+    /// Whether the machine has it already.
+    present: fn() -> bool,
+}
+
+/// Everything `cargo xtask ci` needs installed. The wgpu tests run on Mesa's software Vulkan
+/// driver (lavapipe) where there is no GPU: they need the Vulkan loader and a driver.
+const SYSTEM_NEEDS: [SystemNeed; 1] = [SystemNeed {
+    purpose: "the wgpu tests need a Vulkan driver (Mesa's software one where there is no GPU)",
+    packages: &["mesa-vulkan-drivers", "libvulkan1"],
+    present: vulkan_present,
+}];
+
+/// The Vulkan loader is known to the dynamic linker and at least one driver is registered.
+fn vulkan_present() -> bool {
+    let loader = Command::new("ldconfig")
+        .arg("-p")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains("libvulkan.so.1"))
+        || [
+            "/usr/lib/x86_64-linux-gnu/libvulkan.so.1",
+            "/usr/lib/libvulkan.so.1",
+        ]
+        .iter()
+        .any(|path| Path::new(path).exists());
+    let driver = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
+        .iter()
+        .any(|folder| std::fs::read_dir(folder).is_ok_and(|mut entries| entries.next().is_some()));
+    loader && driver
+}
+
+/// Whether this process runs as root, where `apt-get` may install packages.
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+}
+
+/// Installs what [`SYSTEM_NEEDS`] lists and the machine lacks, where it runs as root with
+/// `apt-get`; elsewhere stops with the command to run. Also gives the tests a runtime folder
+/// for Mesa's Vulkan loader, which prints an error on every wgpu test without one.
+fn set_up_test_machine() -> Result<(), String> {
+    let missing: Vec<&SystemNeed> = SYSTEM_NEEDS
+        .iter()
+        .filter(|need| !(need.present)())
+        .collect();
+    if !missing.is_empty() {
+        let packages: Vec<&str> = missing
+            .iter()
+            .flat_map(|need| need.packages.iter().copied())
+            .collect();
+        let command = format!("apt-get install -y {}", packages.join(" "));
+        if !is_root() || Command::new("apt-get").arg("--version").output().is_err() {
+            let purposes: Vec<&str> = missing.iter().map(|need| need.purpose).collect();
+            return Err(format!(
+                "{}; install it with `sudo {command}` (or run `cargo xtask setup` as root)",
+                purposes.join("; ")
+            ));
+        }
+        for need in &missing {
+            eprintln!(
+                "xtask: installing {}: {}",
+                need.packages.join(" "),
+                need.purpose
+            );
+        }
+        run_quietly(Command::new("apt-get").args(["update", "-qq"]))?;
+        run_quietly(
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq"])
+                .args(&packages)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let folder = std::env::temp_dir().join(format!("xtask-runtime-{}", std::process::id()));
+        std::fs::create_dir_all(&folder)
+            .map_err(|error| format!("cannot create {}: {error}", folder.display()))?;
+        let _ = TEST_ENVIRONMENT.set(vec![(
+            "XDG_RUNTIME_DIR".to_string(),
+            folder.display().to_string(),
+        )]);
+    }
+    Ok(())
+}
+
+/// Variables every cargo command of `ci` gets, set once by [`set_up_test_machine`].
+static TEST_ENVIRONMENT: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+
+/// Runs a set-up command with its output hidden unless it fails.
+fn run_quietly(command: &mut Command) -> Result<(), String> {
+    let shown = format!("{command:?}");
+    let output = command
+        .output()
+        .map_err(|error| format!("cannot run {shown}: {error}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{shown} failed with {}:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    ))
+}
+
 /// Runs one cargo command, echoing it, and fails on a non-zero exit.
 fn cargo(args: &[&str]) -> Result<(), String> {
     cargo_with_env(args, &[])
@@ -113,6 +229,13 @@ fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let step_started = Instant::now();
     let status = Command::new(&cargo)
         .args(args)
+        .envs(
+            TEST_ENVIRONMENT
+                .get()
+                .into_iter()
+                .flatten()
+                .map(|(key, value)| (key, value)),
+        )
         .envs(env.iter().copied())
         .status()
         .map_err(|error| format!("cannot run {cargo}: {error}"))?;

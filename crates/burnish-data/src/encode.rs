@@ -150,6 +150,26 @@ impl LabelEncoder {
         Ok(Self { classes })
     }
 
+    /// Fails with [`Error::SingleClass`] unless the encoder has at least two classes (as
+    /// scikit-learn's classifiers do). `table` and `target` name the file and the column in
+    /// the message, `rows` which of its rows the classes came from: "all 344 rows".
+    pub fn require_two_classes(
+        &self,
+        table: &Table,
+        target: &str,
+        rows: String,
+    ) -> Result<(), Error> {
+        match self.classes.as_slice() {
+            [class] => Err(Error::SingleClass {
+                path: table.path().to_path_buf(),
+                column: target.to_owned(),
+                class: class.clone(),
+                rows,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// A label encoder of these classes, sorted as strings.
     pub fn from_labels<S: AsRef<str>>(labels: &[S]) -> Self {
         let mut classes: Vec<String> = labels.iter().map(|label| label.as_ref().into()).collect();

@@ -4,8 +4,9 @@
 //! 1-based line and the column. Messages are one line with no trailing period, so a binary can
 //! print the chain as it is. This module only describes failures; it never reads or decides.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+use crate::excerpt::{column_list, quoted};
 
 /// Everything that can go wrong while reading, inferring, preprocessing or splitting data.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +44,10 @@ pub enum Error {
     },
 
     /// Two header fields have the same name.
-    #[error("{}:{line}: column name {column:?} appears more than once in the header", .path.display())]
+    #[error(
+        "{}:{line}: column name {} appears more than once in the header",
+        .path.display(), quoted(.column)
+    )]
     DuplicateColumn {
         /// The file.
         path: PathBuf,
@@ -89,8 +93,58 @@ pub enum Error {
         column: Option<String>,
     },
 
+    /// The file is not text: a NUL or another control byte where a CSV has none (a zip, an
+    /// image or a binary file under a `.csv` name).
+    #[error(
+        "{}: not a text file: byte {offset} is 0x{byte:02x}, which a CSV or TSV file does not hold",
+        .path.display()
+    )]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// The 0-based offset of the first such byte.
+        offset: usize,
+        /// The byte.
+        byte: u8,
+    },
+
+    /// The header reads as one column whose name holds another delimiter: the file is
+    /// separated by that, not by the delimiter it was read with.
+    #[error(
+        "{}: the header is one column, {}: the file looks delimited by {:?}; set data.delimiter = {:?}",
+        .path.display(), quoted(.header), char::from(*.found), char::from(*.found).to_string()
+    )]
+    WrongDelimiter {
+        /// The file.
+        path: PathBuf,
+        /// The header line as one name.
+        header: String,
+        /// The delimiter the header holds.
+        found: u8,
+    },
+
+    /// A classification target has one class only, in the whole file or in the rows a model
+    /// is fitted on.
+    #[error(
+        "{}: target column {} has only one class, {}, in {}; a classifier needs at least two",
+        .path.display(), quoted(.column), quoted(.class), .rows
+    )]
+    SingleClass {
+        /// The file.
+        path: PathBuf,
+        /// The target column.
+        column: String,
+        /// The one class found.
+        class: String,
+        /// Which rows: "all 120 rows", "the 84 training rows".
+        rows: String,
+    },
+
     /// The target column is not in the table.
-    #[error("{}: target column {target:?} not found; {}", .path.display(), available_list(.available))]
+    #[error(
+        "{}: target column {} not found; {}",
+        .path.display(), quoted(.target), available_list(.available)
+    )]
     UnknownTarget {
         /// The file.
         path: PathBuf,
@@ -101,7 +155,10 @@ pub enum Error {
     },
 
     /// A column named in an option (`column_kinds`, `drop_columns`) is not in the file.
-    #[error("{}: column {column:?} named in {option} not found; {}", .path.display(), available_list(.available))]
+    #[error(
+        "{}: column {} named in {option} not found; {}",
+        .path.display(), quoted(.column), available_list(.available)
+    )]
     UnknownColumn {
         /// The file.
         path: PathBuf,
@@ -115,8 +172,8 @@ pub enum Error {
 
     /// Every field of a column whose kind had to be inferred is missing.
     #[error(
-        "{}: column {column:?} has no values at all (every field is missing); drop it or declare its kind",
-        .path.display()
+        "{}: column {} has no values at all (every field is missing); drop it or declare its kind",
+        .path.display(), quoted(.column)
     )]
     EmptyColumn {
         /// The file.
@@ -126,7 +183,10 @@ pub enum Error {
     },
 
     /// A field of a numeric column (declared, or needed as a number) is not a finite number.
-    #[error("{}:{line}: column {column:?}: expected a number, found {value:?}", .path.display())]
+    #[error(
+        "{}:{line}: column {}: expected a number, found {}",
+        .path.display(), quoted(.column), quoted(.value)
+    )]
     NotANumber {
         /// The file.
         path: PathBuf,
@@ -140,9 +200,8 @@ pub enum Error {
 
     /// A class has too few members to be spread over the parts of a stratified split.
     #[error(
-        "{}class {class:?} has {count} member{}, stratification needs at least {needed} per class",
-        file_prefix(.path.as_deref()),
-        if *.count == 1 { "" } else { "s" }
+        "{}class {} has {count} member{}, stratification needs at least {needed} per class",
+        file_prefix(.path.as_deref()), quoted(.class), if *.count == 1 { "" } else { "s" }
     )]
     ClassTooSmall {
         /// The file the labels came from, when known (see [`Error::with_path`]).
@@ -156,7 +215,10 @@ pub enum Error {
     },
 
     /// The target column has a missing value in a row that needs one.
-    #[error("{}:{line}: target column {column:?} has a missing value", .path.display())]
+    #[error(
+        "{}:{line}: target column {} has a missing value",
+        .path.display(), quoted(.column)
+    )]
     MissingTarget {
         /// The file.
         path: PathBuf,
@@ -168,8 +230,8 @@ pub enum Error {
 
     /// The target has a class that the fitted label encoder does not know.
     #[error(
-        "{}:{line}: target column {column:?} has class {class:?}, which the training data did not have",
-        .path.display()
+        "{}:{line}: target column {} has class {}, which the training data did not have",
+        .path.display(), quoted(.column), quoted(.class)
     )]
     UnseenClass {
         /// The file.
@@ -184,8 +246,8 @@ pub enum Error {
 
     /// A feature column has a missing value, and the preprocessor was fitted to drop such rows.
     #[error(
-        "{}:{line}: column {column:?} has a missing value and missing = \"drop\"; remove such rows first (Table::without_missing)",
-        .path.display()
+        "{}:{line}: column {} has a missing value and missing = \"drop\"; remove such rows first (Table::without_missing)",
+        .path.display(), quoted(.column)
     )]
     MissingValue {
         /// The file.
@@ -197,7 +259,10 @@ pub enum Error {
     },
 
     /// A column that the fitted preprocessor uses is not in the table.
-    #[error("{}: column {column:?}, used by the fitted preprocessor, is not in the file", .path.display())]
+    #[error(
+        "{}: column {}, used by the fitted preprocessor, is not in the file",
+        .path.display(), quoted(.column)
+    )]
     MissingColumn {
         /// The file.
         path: PathBuf,
@@ -207,8 +272,8 @@ pub enum Error {
 
     /// A column has another kind than when the preprocessor was fitted.
     #[error(
-        "{}: column {column:?} was {expected} when the preprocessor was fitted but reads as {found}; read the file with Preprocessor::column_kinds",
-        .path.display()
+        "{}: column {} was {expected} when the preprocessor was fitted but reads as {found}; read the file with Preprocessor::column_kinds",
+        .path.display(), quoted(.column)
     )]
     KindMismatch {
         /// The file.
@@ -310,7 +375,10 @@ pub enum Error {
 
     /// A token is not in a vocabulary that has no `<unk>` token (a character language
     /// model's, for example) and so cannot be encoded.
-    #[error("token {token:?} is not in the vocabulary, which has no <unk> token to stand for it")]
+    #[error(
+        "token {} is not in the vocabulary, which has no <unk> token to stand for it",
+        quoted(.token)
+    )]
     UnknownToken {
         /// The token.
         token: String,
@@ -380,9 +448,6 @@ impl Error {
     }
 }
 
-/// How many column names an error lists before it abbreviates.
-const LISTED_COLUMNS: usize = 10;
-
 /// A sum of ratios as a person would write it: 0.7 + 0.2 + 0.2 is 1.1, not 1.0999999999999999.
 fn rounded(value: f64) -> f64 {
     (value * 1e9).round() / 1e9
@@ -390,7 +455,7 @@ fn rounded(value: f64) -> f64 {
 
 fn in_column(column: Option<&str>) -> String {
     match column {
-        Some(column) => format!(" in column {column:?}"),
+        Some(column) => format!(" in column {}", quoted(column)),
         None => " in the header".to_string(),
     }
 }
@@ -403,20 +468,7 @@ fn file_prefix(path: Option<&Path>) -> String {
 }
 
 fn available_list(available: &[String]) -> String {
-    if available.is_empty() {
-        return "the file has no columns".to_string();
-    }
-    let mut text = String::from("available columns: ");
-    for (index, name) in available.iter().take(LISTED_COLUMNS).enumerate() {
-        if index > 0 {
-            text.push_str(", ");
-        }
-        let _ = write!(text, "{name:?}");
-    }
-    if available.len() > LISTED_COLUMNS {
-        let _ = write!(text, ", ... ({} in all)", available.len());
-    }
-    text
+    column_list(available)
 }
 
 #[cfg(test)]
@@ -425,15 +477,15 @@ mod tests {
 
     #[test]
     fn long_column_lists_are_abbreviated() {
-        let available: Vec<String> = (0..15).map(|index| format!("c{index}")).collect();
+        let available: Vec<String> = (0..15).map(|index| format!("column_{index}")).collect();
         let error = Error::UnknownTarget {
             path: PathBuf::from("x.csv"),
             target: "y".into(),
             available,
         };
         let message = error.to_string();
-        assert!(message.contains("\"c9\", ... (15 in all)"), "{message}");
-        assert!(!message.contains("c10"), "{message}");
+        assert!(message.ends_with(" (15 in all)"), "{message}");
+        assert!(!message.contains("column_14"), "{message}");
         assert!(!message.ends_with('.'));
     }
 

@@ -19,6 +19,7 @@
 
 pub mod encode;
 pub mod error;
+pub mod excerpt;
 pub mod image;
 pub mod image_loader;
 pub mod impute;

@@ -214,7 +214,12 @@ impl Preprocessor {
             columns.push(fitted);
         }
         let classes = match task {
-            Task::Classification => LabelEncoder::fit(train, target)?.classes().to_vec(),
+            Task::Classification => {
+                let encoder = LabelEncoder::fit(train, target)?;
+                let rows = format!("the {} training rows", train.n_rows());
+                encoder.require_two_classes(train, target, rows)?;
+                encoder.classes().to_vec()
+            }
             Task::Regression => {
                 regression_targets(train, target)?;
                 Vec::new()

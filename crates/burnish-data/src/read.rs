@@ -87,6 +87,13 @@ pub fn parse_table(bytes: &[u8], path: &Path, options: &ReadOptions) -> Result<T
             path: path.to_path_buf(),
         });
     }
+    if let Some(offset) = binary_byte(bytes) {
+        return Err(Error::NotText {
+            path: path.to_path_buf(),
+            offset,
+            byte: bytes[offset],
+        });
+    }
     let parser = Parser {
         content,
         path,
@@ -95,6 +102,23 @@ pub fn parse_table(bytes: &[u8], path: &Path, options: &ReadOptions) -> Result<T
     };
     parser.parse(options)
 }
+
+/// How many leading bytes are looked at to tell a text file from a binary one.
+const TEXT_PROBE_BYTES: usize = 8192;
+
+/// The offset of the first byte among the first [`TEXT_PROBE_BYTES`] that no delimited text
+/// file holds: NUL, or a control character other than tab, line feed, vertical tab, form
+/// feed, carriage return and escape. Zip, gzip, PNG, JPEG and executables all have one near
+/// their start. Text in another encoding than UTF-8 (Latin-1, say) has none, and is reported
+/// by the field it breaks, with its line and column.
+fn binary_byte(bytes: &[u8]) -> Option<usize> {
+    bytes[..bytes.len().min(TEXT_PROBE_BYTES)]
+        .iter()
+        .position(|&byte| matches!(byte, 0x00..=0x08 | 0x0e..=0x1a | 0x1c..=0x1f | 0x7f))
+}
+
+/// The delimiters a header that reads as one column is searched for.
+const OTHER_DELIMITERS: [u8; 4] = [b';', b'\t', b'|', b','];
 
 /// The delimiter that a file's extension implies: tab for `.tsv` and `.tab`, else comma.
 pub fn delimiter_for(path: &Path) -> u8 {
@@ -272,7 +296,30 @@ impl Parser<'_> {
             }
             names.push(name);
         }
+        if let [header] = names.as_slice()
+            && let Some(found) = self.likely_delimiter(header)
+        {
+            return Err(Error::WrongDelimiter {
+                path: self.path.to_path_buf(),
+                header: header.clone(),
+                found,
+            });
+        }
         Ok(names)
+    }
+
+    /// The delimiter, other than the one in use, that a one-column header holds most often.
+    fn likely_delimiter(&self, header: &str) -> Option<u8> {
+        OTHER_DELIMITERS
+            .iter()
+            .filter(|&&delimiter| delimiter != self.delimiter)
+            .map(|&delimiter| {
+                let count = header.bytes().filter(|&byte| byte == delimiter).count();
+                (count, delimiter)
+            })
+            .filter(|&(count, _)| count > 0)
+            .max_by_key(|&(count, _)| count)
+            .map(|(_, delimiter)| delimiter)
     }
 
     fn builders(

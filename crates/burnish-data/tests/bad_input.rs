@@ -320,3 +320,124 @@ fn ratios_that_do_not_sum_to_one() {
     assert!(matches!(error, Error::InvalidRatios { .. }), "{error:?}");
     assert!(error.to_string().contains("sum to 1.1"), "{error}");
 }
+
+#[test]
+fn a_binary_file_is_named_with_the_offset_of_its_first_binary_byte() {
+    // The first bytes of a zip archive, renamed `.csv`; then a PNG's.
+    let zip = write(
+        "archive.csv",
+        b"PK\x03\x04\x14\x00\x00\x00\x08\x00name,value\n1,2\n",
+    );
+    let error = read(&zip).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::NotText {
+                offset: 2,
+                byte: 3,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_message(&error, &zip.path, &["not a text file", "byte 2", "0x03"]);
+    let png = write("picture.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR");
+    let error = read(&png).unwrap_err();
+    assert!(
+        matches!(error, Error::NotText { offset: 6, .. }),
+        "{error:?}"
+    );
+    // Latin-1 text has no such byte: its error names the line and the column instead.
+    let latin1 = write("latin1.csv", b"id,city\n1,K\xf6ln\n");
+    let error = read(&latin1).unwrap_err();
+    assert!(
+        matches!(error, Error::InvalidUtf8 { line: 2, .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn long_headers_and_cells_are_cut_in_messages() {
+    let long_name = "h".repeat(5000);
+    let file = write("wide.csv", format!("{long_name},y\n1,a\n2,b\n").as_bytes());
+    let options = ReadOptions {
+        drop_columns: vec!["absent".into()],
+        ..ReadOptions::default()
+    };
+    let error = read_table(&file.path, &options).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.len() < 200,
+        "{} characters: {message}",
+        message.len()
+    );
+    assert_message(&error, &file.path, &[&format!("\"{}…\"", "h".repeat(60))]);
+
+    let long_value = "v".repeat(1000);
+    let file = write("cell.csv", format!("x,y\n1,a\n{long_value},b\n").as_bytes());
+    let mut options = ReadOptions::default();
+    options.column_kinds.insert("x".into(), ColumnKind::Numeric);
+    let message = read_table(&file.path, &options).unwrap_err().to_string();
+    assert!(
+        message.len() < 200,
+        "{} characters: {message}",
+        message.len()
+    );
+    assert!(message.contains("\"vvvv"), "{message}");
+}
+
+#[test]
+fn a_header_that_holds_another_delimiter_names_it() {
+    for (bytes, delimiter, setting) in [
+        (&b"a;b;c\n1;2;3\n"[..], "';'", "data.delimiter = \";\""),
+        (b"a\tb\tc\n1\t2\t3\n", "'\\t'", "data.delimiter = \"\\t\""),
+        (b"a|b|c\n1|2|3\n", "'|'", "data.delimiter = \"|\""),
+    ] {
+        let file = write("semicolons.csv", bytes);
+        let error = read(&file).unwrap_err();
+        assert!(matches!(error, Error::WrongDelimiter { .. }), "{error:?}");
+        assert_message(
+            &error,
+            &file.path,
+            &["looks delimited by", delimiter, setting],
+        );
+        let options = ReadOptions {
+            delimiter: Some(bytes[1]),
+            ..ReadOptions::default()
+        };
+        let table = read_table(&file.path, &options).unwrap();
+        assert_eq!(table.column_names(), ["a", "b", "c"]);
+    }
+    // A genuine one-column file reads as one.
+    let file = write("one.csv", b"value\n1\n2\n");
+    assert_eq!(read(&file).unwrap().column_names(), ["value"]);
+}
+
+#[test]
+fn a_classification_target_with_one_class_is_refused() {
+    let file = write("one_class.csv", b"x,label\n1,yes\n2,yes\n3,yes\n");
+    let table = read(&file).unwrap();
+    let error = Preprocessor::fit(
+        &table,
+        "label",
+        Task::Classification,
+        &PreprocessConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, Error::SingleClass { class, .. } if class == "yes"),
+        "{error:?}"
+    );
+    assert_message(
+        &error,
+        &file.path,
+        &[
+            "\"label\"",
+            "only one class, \"yes\"",
+            "the 3 training rows",
+            "at least two",
+        ],
+    );
+    // A regression target with one value is the regressor's business, not refused here.
+    assert!(Preprocessor::fit(&table, "x", Task::Regression, &PreprocessConfig::default()).is_ok());
+}

@@ -114,7 +114,8 @@ pub fn cross_validate(options: &CvOptions, out: &mut dyn Write) -> anyhow::Resul
 
     let mut folds = Vec::with_capacity(splits.len());
     for (fold_idx, split) in splits.iter().enumerate() {
-        let data = prepare_data(&experiment, &table, split)?;
+        let fold_name = || format!("fold {}/{}", fold_idx + 1, options.folds);
+        let data = prepare_data(&experiment, &table, split).with_context(fold_name)?;
         let mut lines = EpochLogger::new(&mut *out);
         let mut callbacks: Vec<&mut dyn Callback> = Vec::new();
         if options.verbose {
@@ -126,7 +127,7 @@ pub fn cross_validate(options: &CvOptions, out: &mut dyn Write) -> anyhow::Resul
             ..FitOptions::default()
         };
         let fitted = fit_model(&experiment, &data, &device, &mut callbacks, &fit_options)
-            .with_context(|| format!("fold {}/{}", fold_idx + 1, options.folds))?;
+            .with_context(fold_name)?;
         let evaluation = evaluate_test_part(&experiment, &data, &fitted.model.valid(), &device)?;
         let fold = FoldScores {
             fold: fold_idx + 1,
@@ -197,13 +198,12 @@ fn stratification_labels(
     experiment: &Experiment,
     table: &Table,
 ) -> anyhow::Result<Option<Vec<String>>> {
-    if !(experiment.data.split.stratify && experiment.data.task == Task::Classification) {
+    if experiment.data.task != Task::Classification {
         return Ok(None);
     }
-    Ok(Some(burnish_data::target_labels(
-        table,
-        &experiment.data.target,
-    )?))
+    let labels = burnish_data::target_labels(table, &experiment.data.target)?;
+    prepare::require_two_classes(experiment, table, &labels)?;
+    Ok(experiment.data.split.stratify.then_some(labels))
 }
 
 /// The share of a fold's training rows set aside for early stopping: the experiment's

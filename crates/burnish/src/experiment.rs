@@ -158,6 +158,10 @@ pub struct DataSection {
     /// `classification` or `regression`.
     #[serde(default = "default_task")]
     pub task: Task,
+    /// The field delimiter, one character (`","`, `";"`, `"\t"`, `"|"`); without it, tab for
+    /// `.tsv` and `.tab` files and comma otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<Delimiter>,
     /// Columns to ignore.
     #[serde(default)]
     pub drop_columns: Vec<String>,
@@ -198,6 +202,29 @@ pub struct DataSection {
     /// steps in order, split chronologically (train, then valid, then test).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesSection>,
+}
+
+/// `data.delimiter`: one ASCII character that separates fields, written as a one-character
+/// string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delimiter(pub u8);
+
+impl Serialize for Delimiter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&char::from(self.0).to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Delimiter {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.as_bytes() {
+            [byte] if byte.is_ascii() && !matches!(byte, b'"' | b'\n' | b'\r') => Ok(Self(*byte)),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected one ASCII character other than a quote or a line break, such as \",\", \";\", \"\\t\" or \"|\"; found {text:?}"
+            ))),
+        }
+    }
 }
 
 /// The `series` table of `[data]`: the windows a forecaster reads and predicts.
@@ -495,8 +522,60 @@ fn key_prefix(path: &serde_path_to_error::Path) -> String {
     }
 }
 
+/// A parser's message on one line, its list of expected keys or values replaced by the
+/// nearest one ("did you mean `epochs`?") or, when none is near, cut to a readable length.
 fn one_line(message: &str) -> String {
-    message.trim().replace('\n', " ")
+    let message = message.trim().replace('\n', " ");
+    let Some((unknown, expected)) = message.split_once(", expected ") else {
+        return message;
+    };
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let Some(name) = unknown.split('`').nth(1) else {
+        return message;
+    };
+    if candidates.len() < 2 {
+        return message;
+    }
+    let nearest = candidates
+        .iter()
+        .map(|candidate| (edit_distance(name, candidate), *candidate))
+        .min_by_key(|&(distance, _)| distance)
+        .filter(|&(distance, _)| distance <= (name.chars().count() / 3).max(2));
+    match nearest {
+        Some((_, candidate)) => format!("{unknown}; did you mean `{candidate}`?"),
+        None => {
+            let mut listed = String::new();
+            for (index, candidate) in candidates.iter().enumerate() {
+                if index > 0 && listed.len() >= LISTED_KEYS_CHARS {
+                    listed.push_str(&format!(", … ({} in all)", candidates.len()));
+                    break;
+                }
+                if index > 0 {
+                    listed.push_str(", ");
+                }
+                listed.push_str(&format!("`{candidate}`"));
+            }
+            format!("{unknown}, expected one of {listed}")
+        }
+    }
+}
+
+/// About how long a list of expected keys in a message grows before it is cut.
+const LISTED_KEYS_CHARS: usize = 80;
+
+/// The number of single-character insertions, deletions and substitutions from `a` to `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, a_char) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, &b_char) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(a_char != b_char);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 fn invalid_at(
@@ -526,6 +605,29 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_key_names_the_nearest_one_or_a_short_list() {
+        let expected = "expected one of `epochs`, `max_steps`, `batch_size`, `drop_last`, \
+                        `optimizer`, `schedule`, `early_stopping`, `reduce_on_plateau`, \
+                        `grad_clip_norm`, `label_smoothing`, `class_weights`";
+        assert_eq!(
+            one_line(&format!("unknown field `epohcs`, {expected}")),
+            "unknown field `epohcs`; did you mean `epochs`?"
+        );
+        let far = one_line(&format!("unknown field `colour`, {expected}"));
+        assert!(
+            far.starts_with("unknown field `colour`, expected one of `epochs`, "),
+            "{far}"
+        );
+        assert!(far.ends_with("(11 in all)"), "{far}");
+        assert!(far.len() < 150, "{far}");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(
+            one_line("invalid type: string \"32\", expected usize"),
+            "invalid type: string \"32\", expected usize"
+        );
+    }
 
     const MINIMAL: &str = "name = \"t\"\n[data]\npath = \"x.csv\"\ntarget = \"y\"\n";
 

@@ -7,6 +7,7 @@
 use std::io::Write;
 
 use anyhow::Context;
+use burnish_data::excerpt::{column_list, quoted};
 use burnish_data::{ForecastingData, SeriesDataset, SplitRatios, WindowConfig, Windows};
 use burnish_metrics::summary::RegressionSummary;
 use burnish_models::InputShape;
@@ -34,16 +35,18 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         .and_then(|column| column.numeric_values())
         .with_context(|| {
             format!(
-                "{}: data.target {target:?} must be a numeric column of the file; it has {}",
+                "{}: data.target {} must be a numeric column of the file; {}",
                 run.data_path.display(),
-                table.column_names().join(", ")
+                quoted(target),
+                column_list(&prepare::owned_names(&table))
             )
         })?;
     if let Some(row) = values.iter().position(|value| value.is_nan()) {
         anyhow::bail!(
-            "{}:{}: the series {target:?} has a missing value; a forecaster needs every step",
+            "{}:{}: the series {} has a missing value; a forecaster needs every step",
             run.data_path.display(),
-            table.line(row)
+            table.line(row),
+            quoted(target)
         );
     }
     let split = &experiment.data.split;
@@ -58,8 +61,6 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         experiment.data.scale,
     )
     .with_context(|| format!("data.series on {}", run.data_path.display()))?;
-    data.scaler
-        .save_json(&run.run_dir.file(SERIES_SCALER_FILE))?;
     writeln!(
         out,
         "{}: {} steps of {target} in {} ({} train, {} valid, {} test, in time order), \
@@ -85,6 +86,8 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         section.horizon,
         &run.device,
     )?;
+    data.scaler
+        .save_json(&run.run_dir()?.file(SERIES_SCALER_FILE))?;
     let fitted = run.fit(
         model,
         FitData {
@@ -121,12 +124,12 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         baseline.metrics.rmse,
         baseline.metrics.mae,
     );
-    run.run_dir.write("report.txt", &report)?;
-    run.run_dir.write("metrics.json", summary.to_json())?;
+    run.run_dir()?.write("report.txt", &report)?;
+    run.run_dir()?.write("metrics.json", summary.to_json())?;
     writeln!(out, "\n{report}")?;
     run.finish(&fitted, out)?;
     Ok(TrainOutcome {
-        run_dir: run.run_dir.path().to_path_buf(),
+        run_dir: run.run_dir()?.path().to_path_buf(),
         report,
         test_score: summary.metrics.rmse,
     })

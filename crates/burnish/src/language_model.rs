@@ -40,7 +40,6 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         },
     )
     .context("data.language_model")?;
-    encoder.save_json(&run.run_dir.file(TEXT_ENCODER_FILE))?;
     let stream = |part: &str, name: &str| -> anyhow::Result<TokenStreamDataset> {
         let ids = encoder.encode(part)?;
         TokenStreamDataset::new(&ids, section.context).with_context(|| {
@@ -75,6 +74,7 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         vocab_size,
         &run.device,
     )?;
+    encoder.save_json(&run.run_dir()?.file(TEXT_ENCODER_FILE))?;
     let fitted = run.fit(
         model,
         FitData {
@@ -101,14 +101,14 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         valid_stream.ids().len(),
         fitted.weights_epoch
     );
-    run.run_dir.write("report.txt", &report)?;
+    run.run_dir()?.write("report.txt", &report)?;
     let metrics = serde_json::json!({
         "valid_loss": valid_loss,
         "perplexity": valid_loss.exp(),
         "valid_tokens": valid_stream.ids().len(),
         "vocab_size": vocab_size,
     });
-    run.run_dir
+    run.run_dir()?
         .write("metrics.json", serde_json::to_string_pretty(&metrics)?)?;
     writeln!(out, "\n{report}")?;
     if let Model::Gpt(gpt) = &model {
@@ -133,7 +133,7 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
     }
     run.finish(&fitted, out)?;
     Ok(TrainOutcome {
-        run_dir: run.run_dir.path().to_path_buf(),
+        run_dir: run.run_dir()?.path().to_path_buf(),
         report,
         test_score: valid_loss,
     })

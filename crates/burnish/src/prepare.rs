@@ -5,10 +5,11 @@ use std::path::Path;
 
 use anyhow::Context;
 use burn::tensor::Device;
+use burnish_data::excerpt::{column_list, quoted};
 use burnish_data::{
-    ColumnKind, Features, NumericImputation, PaddedBatch, PreprocessConfig, Preprocessor,
-    ReadOptions, Split, SplitRatios, Table, TabularDataset, Targets, Task, TextDataset,
-    TextEncoder, feature_rows, token_rows,
+    ColumnKind, Features, LabelEncoder, NumericImputation, PaddedBatch, PreprocessConfig,
+    Preprocessor, ReadOptions, Split, SplitRatios, Table, TabularDataset, Targets, Task,
+    TextDataset, TextEncoder, feature_rows, token_rows,
 };
 use burnish_models::{InputShape, ModelInput};
 use burnish_train::{Batch, Examples, Objective};
@@ -19,7 +20,7 @@ use crate::run_dir::RunDir;
 /// How to read the experiment's data file (and any file predicted on later).
 pub fn read_options(experiment: &Experiment) -> ReadOptions {
     ReadOptions {
-        delimiter: None,
+        delimiter: experiment.data.delimiter.map(|delimiter| delimiter.0),
         missing_markers: experiment
             .data
             .missing_markers
@@ -57,9 +58,10 @@ pub fn read_table(experiment: &Experiment, path: &Path) -> anyhow::Result<Table>
                     },
                     Some(text),
                 ) if *column == text.column => anyhow::anyhow!(
-                    "{}: data.text.column {column:?} is not a column of the file; it has {}",
+                    "{}: data.text.column {} is not a column of the file; {}",
                     path.display(),
-                    available.join(", ")
+                    quoted(column),
+                    column_list(available)
                 ),
                 _ => error.into(),
             }
@@ -78,6 +80,7 @@ pub fn split(experiment: &Experiment, table: &Table) -> anyhow::Result<Split> {
         "`data.target` is missing: name the column to predict"
     );
     let labels = burnish_data::target_labels(table, &experiment.data.target)?;
+    require_two_classes(experiment, table, &labels)?;
     let stratify = experiment.data.split.stratify && experiment.data.task == Task::Classification;
     let split = burnish_data::train_valid_test_split(
         table.n_rows(),
@@ -91,6 +94,23 @@ pub fn split(experiment: &Experiment, table: &Table) -> anyhow::Result<Split> {
     )
     .map_err(|error| error.with_path(table.path()))?;
     Ok(split)
+}
+
+/// Refuses a classification target with one class in the whole table (`labels` are its
+/// target's values), before any split or training.
+pub fn require_two_classes(
+    experiment: &Experiment,
+    table: &Table,
+    labels: &[String],
+) -> anyhow::Result<()> {
+    if experiment.data.task == Task::Classification {
+        LabelEncoder::from_labels(labels).require_two_classes(
+            table,
+            &experiment.data.target,
+            format!("all {} rows", table.n_rows()),
+        )?;
+    }
+    Ok(())
 }
 
 /// What the model is trained for, given the fitted preprocessor.
@@ -291,19 +311,26 @@ impl Examples for Part {
     }
 }
 
+/// The names of the table's columns, for [`column_list`].
+pub fn owned_names(table: &Table) -> Vec<String> {
+    table.column_names().into_iter().map(String::from).collect()
+}
+
 /// Every row of the text column `name`, a missing cell as an empty text.
 fn text_column(table: &Table, name: &str) -> anyhow::Result<Vec<String>> {
     let column = table.column(name).with_context(|| {
         format!(
-            "{}: data.text.column {name:?} is not a column of the file; it has {}",
+            "{}: data.text.column {} is not a column of the file; {}",
             table.path().display(),
-            table.column_names().join(", ")
+            quoted(name),
+            column_list(&owned_names(table))
         )
     })?;
     let values = column.string_values().with_context(|| {
         format!(
-            "{}: data.text.column {name:?} holds numbers, not text",
-            table.path().display()
+            "{}: data.text.column {} holds numbers, not text",
+            table.path().display(),
+            quoted(name)
         )
     })?;
     Ok((0..values.len())

@@ -38,15 +38,13 @@ impl SavedRun {
         anyhow::ensure!(
             experiment.data.series.is_none(),
             "{} holds a forecaster: `evaluate` and `predict` read tables of independent rows; \
-             its test-span report is {}",
-            path.display(),
-            run_dir.file("report.txt").display()
+             its test-span report is report.txt there",
+            path.display()
         );
         anyhow::ensure!(
             experiment.data.language_model.is_none(),
             "{} holds a language model: it has no test report or predictions to make; use \
-             `burnish generate {}`",
-            path.display(),
+             `burnish generate` on it",
             path.display()
         );
         let encoding = Encoding::load(&run_dir)?;

@@ -1,5 +1,6 @@
 //! `burnish train`: one experiment from its data file to a run folder and a test report.
 
+use std::cell::OnceCell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -74,9 +75,13 @@ const CHECKPOINTS: &str = "checkpoints";
 
 /// One training run in progress: what every kind of experiment shares between reading its
 /// data and writing its report.
+///
+/// A new run's folder is made only when [`Run::run_dir`] is first called, which each kind of
+/// experiment does once its data and its model have been checked: a run that fails before
+/// training leaves no folder behind.
 pub(crate) struct Run<'a> {
     pub experiment: Experiment,
-    pub run_dir: RunDir,
+    run_dir: OnceCell<RunDir>,
     pub checkpoint: Option<Checkpoint>,
     pub options: &'a TrainOptions,
     pub backend: BackendKind,
@@ -88,6 +93,16 @@ pub(crate) struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// The run folder; a new run's is created here, with its `config.toml`, on the first call.
+    pub(crate) fn run_dir(&self) -> anyhow::Result<&RunDir> {
+        if let Some(run_dir) = self.run_dir.get() {
+            return Ok(run_dir);
+        }
+        let run_dir = RunDir::create(&self.options.runs, &self.experiment.name)?;
+        run_dir.write("config.toml", self.experiment.to_toml())?;
+        Ok(self.run_dir.get_or_init(|| run_dir))
+    }
+
     /// Trains `model` (built on the autodiff device) with the run's progress display,
     /// checkpoints, resume point and Ctrl-C flag; an interrupt's error says how to resume.
     pub(crate) fn fit(
@@ -105,7 +120,7 @@ impl Run<'_> {
                 checkpoint.epochs_done()
             )?;
         }
-        let checkpoints = self.run_dir.file(CHECKPOINTS);
+        let checkpoints = self.run_dir()?.file(CHECKPOINTS);
         let fit_options = FitOptions {
             seed: self.experiment.seed,
             checkpoints: Some(&checkpoints),
@@ -133,7 +148,7 @@ impl Run<'_> {
         .map_err(|error| match error {
             burnish_train::Error::Interrupted { .. } => anyhow::anyhow!(
                 "{error}\nresume with: burnish train --resume {}",
-                self.run_dir.path().display()
+                checkpoints.parent().unwrap_or(&checkpoints).display()
             ),
             other => other.into(),
         })
@@ -142,15 +157,14 @@ impl Run<'_> {
     /// Writes `history.csv`, `curves.svg` and the weights (`model.bpk`) of a finished fit, and
     /// returns the inference copy of the model.
     pub(crate) fn save_fitted(&self, fitted: &Fitted) -> anyhow::Result<Model> {
-        fitted
-            .history
-            .write_csv(&self.run_dir.file("history.csv"))?;
+        let run_dir = self.run_dir()?;
+        fitted.history.write_csv(&run_dir.file("history.csv"))?;
         // The learning rate has its own scale; it would flatten the metrics panel.
         let mut curves = fitted.history.records().to_vec();
         for record in &mut curves {
             record.values.remove("lr");
         }
-        self.run_dir.write(
+        run_dir.write(
             "curves.svg",
             training_curves_svg(
                 &curves,
@@ -160,18 +174,14 @@ impl Run<'_> {
         let model = fitted.model.valid();
         model
             .clone()
-            .save_file(self.run_dir.file("model.bpk"))
-            .with_context(|| {
-                format!(
-                    "cannot save the weights in {}",
-                    self.run_dir.path().display()
-                )
-            })?;
+            .save_file(run_dir.file("model.bpk"))
+            .with_context(|| format!("cannot save the weights in {}", run_dir.path().display()))?;
         Ok(model)
     }
 
     /// Writes `run.json` and prints the run folder's line.
     pub(crate) fn finish(&self, fitted: &Fitted, out: &mut dyn Write) -> anyhow::Result<()> {
+        let run_dir = self.run_dir()?;
         let run_json = serde_json::json!({
             "burnish_version": env!("CARGO_PKG_VERSION"),
             "burn_version": "0.22.1",
@@ -188,9 +198,8 @@ impl Run<'_> {
                 .map(|checkpoint| checkpoint.dir().display().to_string()),
             "wall_time_seconds": self.started.elapsed().as_secs_f64(),
         });
-        self.run_dir
-            .write("run.json", serde_json::to_string_pretty(&run_json)?)?;
-        writeln!(out, "run folder: {}", self.run_dir.path().display())?;
+        run_dir.write("run.json", serde_json::to_string_pretty(&run_json)?)?;
+        writeln!(out, "run folder: {}", run_dir.path().display())?;
         Ok(())
     }
 }
@@ -207,9 +216,12 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
             // The run folder records the data file as found from here, so that `--resume`,
             // `evaluate` and `predict` find it again from the same place.
             experiment.data.path = experiment.data_path(&options.experiment);
-            let run_dir = RunDir::create(&options.runs, &experiment.name)?;
-            run_dir.write("config.toml", experiment.to_toml())?;
-            (experiment, options.experiment.clone(), run_dir, None)
+            (
+                experiment,
+                options.experiment.clone(),
+                OnceCell::new(),
+                None,
+            )
         }
         Some(path) => {
             if !options.overrides.is_empty() {
@@ -227,7 +239,12 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
                     checkpoints.display()
                 )
             })?;
-            (experiment, config, run_dir, Some(checkpoint))
+            (
+                experiment,
+                config,
+                OnceCell::from(run_dir),
+                Some(checkpoint),
+            )
         }
     };
     let backend = options.backend.unwrap_or(experiment.backend);
@@ -254,7 +271,6 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
     let table = prepare::read_table(experiment, &run.data_path)?;
     let split = prepare::split(experiment, &table)?;
     let data = prepare_data(experiment, &table, &split)?;
-    data.encoding.save(&run.run_dir)?;
 
     writeln!(
         out,
@@ -270,6 +286,7 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
     )?;
 
     let model = build_model(experiment, &data, &run.device)?;
+    data.encoding.save(run.run_dir()?)?;
     let fit_data = FitData {
         train: &data.train,
         valid: &data.valid,
@@ -279,7 +296,7 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
 
     let evaluation = evaluate_test_part(experiment, &data, &model, &run.device)?;
     for (name, contents) in &evaluation.files {
-        run.run_dir.write(name, contents)?;
+        run.run_dir()?.write(name, contents)?;
     }
     writeln!(
         out,
@@ -289,7 +306,7 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
     )?;
     run.finish(&fitted, out)?;
     Ok(TrainOutcome {
-        run_dir: run.run_dir.path().to_path_buf(),
+        run_dir: run.run_dir()?.path().to_path_buf(),
         report: evaluation.report,
         test_score: evaluation.score,
     })

@@ -106,10 +106,18 @@ fn penguins_with(replace: &str, by: &str) -> String {
     )
 }
 
+/// The longest error line a user should have to read.
+const LONGEST_ERROR: usize = 200;
+
 fn assert_one_line_error(output: &Output, expected_parts: &[&str]) {
     assert!(!output.status.success(), "the run should fail");
     let message = stderr(output);
     assert_eq!(message.lines().count(), 1, "one line: {message}");
+    assert!(
+        message.trim_end().chars().count() <= LONGEST_ERROR,
+        "{} characters: {message}",
+        message.trim_end().chars().count()
+    );
     assert!(message.starts_with("error: "), "{message}");
     assert!(!message.contains("panicked"), "{message}");
     for part in expected_parts {
@@ -147,10 +155,141 @@ fn a_wrong_type_names_the_file_line_and_key() {
 }
 
 #[test]
-fn a_missing_data_file_is_named() {
-    let (output, _path, _folder) =
+fn a_missing_data_file_is_named_and_leaves_no_run_folder() {
+    let (output, _path, folder) =
         train_with(&penguins_with("penguins.csv\"", "no_such_file.csv\""), &[]);
     assert_one_line_error(&output, &["no_such_file.csv"]);
+    assert!(
+        !folder.path().join("runs").exists(),
+        "a run that fails before training leaves no folder"
+    );
+}
+
+/// Writes `data` as `file_name` in a temporary folder and runs `burnish COMMAND` on the
+/// penguins experiment pointed at it, trained for at most two epochs, with `extra` arguments.
+fn run_on_data(
+    command: &str,
+    file_name: &str,
+    data: &[u8],
+    extra: &[&str],
+) -> (Output, tempfile::TempDir) {
+    let folder = tempfile::tempdir().unwrap();
+    let data_path = folder.path().join(file_name);
+    std::fs::write(&data_path, data).unwrap();
+    let data_setting = format!("data.path={:?}", data_path.display().to_string());
+    let mut args = vec![
+        command,
+        "experiments/penguins.toml",
+        "--quiet",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        &data_setting,
+    ];
+    if command == "cv" {
+        args.retain(|arg| *arg != "--quiet");
+    }
+    args.extend_from_slice(extra);
+    let output = burnish(&args, &folder.path().join("runs"));
+    (output, folder)
+}
+
+/// The penguins rows whose species is `Adelie`, with the header.
+fn adelie_only() -> String {
+    let text = std::fs::read_to_string(workspace_root().join("datasets/penguins.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut kept = vec![lines.next().unwrap()];
+    kept.extend(lines.filter(|line| line.starts_with("Adelie,")));
+    kept.join("\n") + "\n"
+}
+
+#[test]
+fn a_target_with_one_class_stops_before_training() {
+    let adelie = adelie_only();
+    let n_rows = adelie.lines().count() - 1;
+    let (output, folder) = run_on_data("train", "adelie.csv", adelie.as_bytes(), &[]);
+    assert_one_line_error(
+        &output,
+        &[
+            "adelie.csv",
+            "target column \"species\"",
+            "only one class, \"Adelie\"",
+            &format!("all {n_rows} rows"),
+            "at least two",
+        ],
+    );
+    assert!(!folder.path().join("runs").exists(), "no run folder");
+    let (output, _folder) = run_on_data("cv", "adelie.csv", adelie.as_bytes(), &[]);
+    assert_one_line_error(&output, &["adelie.csv", "only one class, \"Adelie\""]);
+
+    // One Gentoo row among them: without stratification, the fold that holds it out trains
+    // on Adelie alone.
+    let one_gentoo = adelie + "Gentoo,Biscoe,46.1,13.2,211.0,4500.0,female,2007\n";
+    let (output, _folder) = run_on_data(
+        "cv",
+        "one_gentoo.csv",
+        one_gentoo.as_bytes(),
+        &["-k", "2", "--set", "data.split.stratify=false"],
+    );
+    assert_one_line_error(
+        &output,
+        &[
+            "error: fold ",
+            "/2: ",
+            "one_gentoo.csv",
+            "only one class, \"Adelie\", in the ",
+            " training rows",
+        ],
+    );
+}
+
+#[test]
+fn a_binary_file_is_named_with_a_byte_offset() {
+    let mut zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00".to_vec();
+    zip.extend(std::iter::repeat_n(b'x', 5000));
+    let (output, _folder) = run_on_data("train", "penguins.csv", &zip, &[]);
+    assert_one_line_error(
+        &output,
+        &["penguins.csv", "not a text file", "byte 2 is 0x03"],
+    );
+}
+
+#[test]
+fn a_semicolon_file_names_its_delimiter_and_trains_with_it_set() {
+    let text = std::fs::read_to_string(workspace_root().join("datasets/penguins.csv")).unwrap();
+    let semicolons = text.replace(',', ";");
+    let (output, _folder) = run_on_data("train", "penguins.csv", semicolons.as_bytes(), &[]);
+    assert_one_line_error(
+        &output,
+        &[
+            "penguins.csv",
+            "the header is one column, \"species;island;",
+            "…\"",
+            "looks delimited by ';'",
+            "set data.delimiter = \";\"",
+        ],
+    );
+    let (output, folder) = run_on_data(
+        "train",
+        "penguins.csv",
+        semicolons.as_bytes(),
+        &["--set", "data.delimiter=\";\""],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let run = only_folder(&folder.path().join("runs/penguins"));
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("delimiter = \";\""), "{config}");
+
+    let (output, _folder) = run_on_data(
+        "train",
+        "penguins.csv",
+        semicolons.as_bytes(),
+        &["--set", "data.delimiter=\";;\""],
+    );
+    assert_one_line_error(
+        &output,
+        &["data.delimiter", "one ASCII character", "\";;\""],
+    );
 }
 
 #[test]
