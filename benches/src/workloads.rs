@@ -172,6 +172,11 @@ impl Workload {
         self.batch
     }
 
+    /// The number of trainable values in the model: what one gradient all-reduce adds up.
+    pub fn parameters(&self) -> usize {
+        self.model.as_ref().map_or(0, Module::num_params)
+    }
+
     /// Runs `steps` training steps (forward, cross-entropy, backward, Adam step) on `device`
     /// and returns the time they took, the device's queued work included.
     pub fn train(&mut self, steps: u64, device: &Device) -> Duration {

@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's own build and check commands.
 //!
 //! - `cargo xtask ci`: everything CI checks, cheapest first — first the system packages the
-//!   tests need (installed with `apt-get` when it runs as root, else named with the command to
+//!   tests need (a Vulkan driver, Open MPI) (installed with `apt-get` when it runs as root, else named with the command to
 //!   run; `cargo xtask setup` does this step alone), then formatting, clippy with warnings
 //!   as errors, the tests of every crate on every CPU backend and on wgpu, the API docs with
 //!   warnings as errors, every benchmark run once (criterion's test mode), then `bench --quick`
@@ -26,7 +26,7 @@ use std::time::Instant;
 const TEST_FEATURES: &str = "burnish-backend/ndarray,burnish-backend/wgpu,\
 burnish-models/ndarray,burnish-models/wgpu,\
 burnish-train/ndarray,burnish-train/wgpu,\
-burnish/ndarray,burnish/wgpu";
+burnish/ndarray,burnish/wgpu,burnish/mpi,burnish-benches/mpi";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -113,19 +113,48 @@ struct SystemNeed {
 }
 
 /// Everything `cargo xtask ci` needs installed. The wgpu tests run on Mesa's software Vulkan
-/// driver (lavapipe) where there is no GPU: they need the Vulkan loader and a driver.
-const SYSTEM_NEEDS: [SystemNeed; 1] = [SystemNeed {
-    purpose: "the wgpu tests need a Vulkan driver (Mesa's software one where there is no GPU)",
-    packages: &["mesa-vulkan-drivers", "libvulkan1"],
-    present: vulkan_present,
-}];
+/// driver (lavapipe) where there is no GPU: they need the Vulkan loader and a driver. The
+/// `mpi` feature builds against Open MPI (the `mpi` crate reads its headers through libclang)
+/// and its tests start `mpirun`.
+const SYSTEM_NEEDS: [SystemNeed; 2] = [
+    SystemNeed {
+        purpose: "the wgpu tests need a Vulkan driver (Mesa's software one where there is no GPU)",
+        packages: &["mesa-vulkan-drivers", "libvulkan1"],
+        present: vulkan_present,
+    },
+    SystemNeed {
+        purpose: "the mpi feature needs Open MPI, with its headers, and libclang to read them",
+        packages: &["libopenmpi-dev", "openmpi-bin", "libclang-dev"],
+        present: mpi_present,
+    },
+];
+
+/// `mpicc` and `mpirun` answer, and the dynamic linker knows libclang.
+fn mpi_present() -> bool {
+    let answers = |program: &str| {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    answers("mpicc") && answers("mpirun") && linker_knows("libclang")
+}
+
+/// Whether `ldconfig -p` lists a library whose name starts with `name`.
+fn linker_knows(name: &str) -> bool {
+    Command::new("ldconfig")
+        .arg("-p")
+        .output()
+        .is_ok_and(|output| {
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .any(|line| line.trim_start().starts_with(name))
+        })
+}
 
 /// The Vulkan loader is known to the dynamic linker and at least one driver is registered.
 fn vulkan_present() -> bool {
-    let loader = Command::new("ldconfig")
-        .arg("-p")
-        .output()
-        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains("libvulkan.so.1"))
+    let loader = linker_knows("libvulkan.so.1")
         || [
             "/usr/lib/x86_64-linux-gnu/libvulkan.so.1",
             "/usr/lib/libvulkan.so.1",

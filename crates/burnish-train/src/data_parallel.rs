@@ -97,7 +97,7 @@ impl InferenceStep for Replica {
 }
 
 /// Draws the initial value of every lazily initialised parameter.
-struct InitializeParameters;
+pub(crate) struct InitializeParameters;
 
 impl ModuleVisitor for InitializeParameters {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {

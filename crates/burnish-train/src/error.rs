@@ -43,6 +43,9 @@ pub enum Error {
         /// The checkpoint written.
         checkpoint: std::path::PathBuf,
     },
+    /// The processes of a multi-process run disagree, or their weights cannot be shared.
+    #[error("multi-process training: {0}")]
+    Collective(String),
     /// A worker of data-parallel training failed.
     #[error("data-parallel training: {0}")]
     DataParallel(String),

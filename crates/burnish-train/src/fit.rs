@@ -14,11 +14,12 @@ use burnish_models::Model;
 use crate::checkpoint::{Checkpoint, LoopState, write_checkpoint};
 use crate::clip::clip_global_norm;
 use crate::config::invalid;
-use crate::data_parallel::DataParallel;
+use crate::data_parallel::{DataParallel, InitializeParameters};
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::objective::Loss;
 use crate::penalty::weight_penalty;
 use crate::plateau::ReduceOnPlateau;
+use crate::process_group::{ProcessGroup, broadcast_weights, reduce_step, share, weights_digest};
 use crate::{BatchProgress, Callback, Error, Examples, History, Objective, TrainConfig};
 
 /// What training returns.
@@ -32,6 +33,9 @@ pub struct Fitted {
     pub weights_epoch: usize,
     /// Why training ended, in one sentence.
     pub summary: String,
+    /// In several processes, whether every process ended with rank 0's weights bit for bit
+    /// (checked by a digest of every parameter); `None` in one process.
+    pub same_weights_everywhere: Option<bool>,
 }
 
 /// The data a run trains on and validates with.
@@ -59,6 +63,12 @@ pub struct FitOptions<'a> {
     /// first. Empty or one device trains on `device` alone. A device may be listed twice (two
     /// workers share it), which checks a multi-device setup where only one device exists.
     pub devices: &'a [Device],
+    /// Multi-process training: the processes this one trains with (see [`ProcessGroup`]).
+    /// Every process calls `fit_with` with the same model, data, configuration and seed; each
+    /// computes the gradients of its share of every batch and of the validation rows. Only the
+    /// processes given `checkpoints` write them (rank 0, as a rule). `interrupt` is not read:
+    /// stopping one process stops the engine's collective operations on all of them.
+    pub group: Option<&'a dyn ProcessGroup>,
 }
 
 /// Trains `model` on `data.train`, measuring `data.valid` after every epoch, without
@@ -116,6 +126,12 @@ pub fn fit_with(
             return Err(invalid(
                 "devices",
                 "the first device must be the one the model and the validation run on",
+            ));
+        }
+        _ if options.group.is_some() => {
+            return Err(invalid(
+                "devices",
+                "several devices in each of several processes are not supported; start one process per device",
             ));
         }
         devices => Some(DataParallel::new(
@@ -179,6 +195,18 @@ pub fn fit_with(
             batch_seed(options.seed, first_epoch, state.batches_done),
         );
     }
+    let group = options.group.filter(|group| group.world_size() > 1);
+    if let Some(group) = group {
+        // Drawn as a one-process run draws them in its first forward pass, then replaced by
+        // rank 0's, so every replica starts equal whatever its backend drew.
+        autodiff_device.seed(batch_seed(options.seed, first_epoch, state.batches_done));
+        model.visit(&mut InitializeParameters);
+        model = broadcast_weights(group, model)?;
+    }
+    // This process's loss sum and predictions since the last optimizer step, when the step
+    // adds them up across processes.
+    let mut pending_loss_sum = 0.0f64;
+    let mut pending_predictions = 0usize;
     let last_epoch = if state.stopped.is_some() {
         state.epochs_done
     } else if config.fast_dev_run {
@@ -217,8 +245,8 @@ pub fn fit_with(
             }
             state.lr = lr;
             let seed = batch_seed(options.seed, epoch, batch_idx);
-            let (grads, loss_value, batch_predictions) = match &parallel {
-                Some(parallel) => {
+            let (grads, loss_value, batch_predictions) = match (&parallel, group) {
+                (Some(parallel), _) => {
                     let penalties = (config.l1, config.l2);
                     let step = parallel.gradients(
                         &model,
@@ -230,7 +258,29 @@ pub fn fit_with(
                     )?;
                     (step.grads, step.loss, step.predictions)
                 }
-                None => {
+                (None, Some(group)) => {
+                    // Rank 0 draws what a one-process run draws for the batch.
+                    autodiff_device.seed(seed.wrapping_add(group.rank() as u64));
+                    let own = share(rows.len(), group.rank(), group.world_size());
+                    if own.is_empty() {
+                        (GradientsParams::new(), 0.0, 0)
+                    } else {
+                        let weight = own.len() as f64 / rows.len() as f64 / accumulate as f64;
+                        let batch = train.batch(&rows[own], &autodiff_device);
+                        let outputs = model.forward(batch.inputs);
+                        let batch_predictions = outputs.dims()[0];
+                        let loss = loss_fn.forward(outputs, batch.targets);
+                        let loss_value = loss.clone().into_scalar::<f32>();
+                        let loss = match weight_penalty(&model, config.l1, config.l2) {
+                            Some(penalty) => loss + penalty,
+                            None => loss,
+                        };
+                        let grads =
+                            GradientsParams::from_grads(loss.mul_scalar(weight).backward(), &model);
+                        (grads, loss_value, batch_predictions)
+                    }
+                }
+                (None, None) => {
                     autodiff_device.seed(seed);
                     let batch = train.batch(rows, &autodiff_device);
                     let outputs = model.forward(batch.inputs);
@@ -250,24 +300,56 @@ pub fn fit_with(
                     (grads, loss_value, batch_predictions)
                 }
             };
-            if !loss_value.is_finite() {
-                return Err(Error::NonFiniteLoss {
-                    epoch,
-                    batch: batch_idx + 1,
-                    value: loss_value,
-                });
+            let mut loss_value = loss_value;
+            if group.is_some() {
+                // Checked once the step has added up every process's loss, so that every
+                // process stops at the same batch.
+                pending_loss_sum += loss_value as f64 * batch_predictions as f64;
+                pending_predictions += batch_predictions;
+            } else {
+                if !loss_value.is_finite() {
+                    return Err(Error::NonFiniteLoss {
+                        epoch,
+                        batch: batch_idx + 1,
+                        value: loss_value,
+                    });
+                }
+                state.partial_loss_sum += loss_value as f64 * batch_predictions as f64;
+                state.partial_predictions += batch_predictions;
             }
-            state.partial_loss_sum += loss_value as f64 * batch_predictions as f64;
-            state.partial_predictions += batch_predictions;
             accumulated += 1;
-            let group_done = accumulated == accumulate || batch_idx + 1 == batches.len();
+            let step_due = accumulated == accumulate || batch_idx + 1 == batches.len();
             let grads = if accumulate > 1 {
                 accumulator.accumulate(&model, grads);
-                group_done.then(|| accumulator.grads())
+                step_due.then(|| accumulator.grads())
             } else {
                 Some(grads)
             };
             if let Some(mut grads) = grads {
+                if let Some(group) = group {
+                    let what = format!("the gradients of epoch {epoch}, batch {}", batch_idx + 1);
+                    let reduced = reduce_step(
+                        group,
+                        &what,
+                        &model,
+                        grads,
+                        pending_loss_sum,
+                        pending_predictions,
+                    );
+                    pending_loss_sum = 0.0;
+                    pending_predictions = 0;
+                    loss_value = (reduced.loss_sum / reduced.predictions.max(1) as f64) as f32;
+                    if !loss_value.is_finite() {
+                        return Err(Error::NonFiniteLoss {
+                            epoch,
+                            batch: batch_idx + 1,
+                            value: loss_value,
+                        });
+                    }
+                    state.partial_loss_sum += reduced.loss_sum;
+                    state.partial_predictions += reduced.predictions;
+                    grads = reduced.grads;
+                }
                 if let Some(max_norm) = config.grad_clip_norm {
                     clip_global_norm(&model, &mut grads, max_norm);
                 }
@@ -288,9 +370,10 @@ pub fn fit_with(
             for callback in callbacks.iter_mut() {
                 callback.on_batch_end(&progress);
             }
-            let interrupted = options
-                .interrupt
-                .is_some_and(|flag| flag.load(Ordering::SeqCst));
+            let interrupted = group.is_none()
+                && options
+                    .interrupt
+                    .is_some_and(|flag| flag.load(Ordering::SeqCst));
             if interrupted
                 && accumulated == 0
                 && let Some(checkpoints) = options.checkpoints
@@ -320,6 +403,7 @@ pub fn fit_with(
             config.batch_size,
             max_valid_batches,
             device,
+            group,
         ));
         let record = EpochRecord { epoch, values };
         for callback in callbacks.iter_mut() {
@@ -388,6 +472,12 @@ pub fn fit_with(
         }
         _ => (epochs_run, model),
     };
+    let same_weights = group.map(|group| same_weights_everywhere(group, &model));
+    if same_weights == Some(false) {
+        summary.push_str(
+            "; warning: the processes ended with different weights (the backend is not deterministic across processes); rank 0's are saved",
+        );
+    }
     for callback in callbacks.iter_mut() {
         callback.on_train_end(&summary);
     }
@@ -400,6 +490,7 @@ pub fn fit_with(
         history,
         weights_epoch,
         summary,
+        same_weights_everywhere: same_weights,
     })
 }
 
@@ -469,7 +560,29 @@ fn batch_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
     mix(mix(mix(seed.wrapping_add(golden)) ^ epoch as u64) ^ batch as u64)
 }
 
-/// The validation metrics of one epoch: mean loss, and accuracy or RMSE.
+/// Whether every process of `group` holds `model`'s weights bit for bit as rank 0 does.
+fn same_weights_everywhere(group: &dyn ProcessGroup, model: &Model) -> bool {
+    let digest = weights_digest(model);
+    let mut rank0 = digest.to_le_bytes().to_vec();
+    group.broadcast(
+        "the check that every process holds the same weights",
+        &mut rank0,
+    );
+    let differs = f64::from(u8::from(rank0 != digest.to_le_bytes()));
+    let mut differing = [differs];
+    group.all_reduce_sum_f64(
+        "the check that every process holds the same weights",
+        &mut differing,
+    );
+    differing[0] == 0.0
+}
+
+/// The validation metrics of one epoch: mean loss, and accuracy or RMSE. With a `group`, each
+/// process measures its share of the rows and the sums are added up across processes.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the loop's own helper; each argument is one the loop already holds"
+)]
 fn evaluate(
     model: &Model,
     valid: &dyn Examples,
@@ -478,6 +591,7 @@ fn evaluate(
     batch_size: usize,
     max_batches: usize,
     device: &Device,
+    group: Option<&dyn ProcessGroup>,
 ) -> BTreeMap<String, f64> {
     let mut values = BTreeMap::new();
     if valid.n_examples() == 0 {
@@ -486,8 +600,12 @@ fn evaluate(
     let mut loss_sum = 0.0;
     let mut correct = 0usize;
     let mut n_predictions = 0usize;
-    let order = EpochOrder::sequential(valid.n_examples());
-    for rows in order.batches(batch_size, false).take(max_batches) {
+    let own = match group {
+        Some(group) => share(valid.n_examples(), group.rank(), group.world_size()),
+        None => 0..valid.n_examples(),
+    };
+    let own: Vec<usize> = own.collect();
+    for rows in own.chunks(batch_size.max(1)).take(max_batches) {
         let batch = valid.batch(rows, device);
         let outputs = model.forward(batch.inputs);
         let batch_predictions = outputs.dims()[0];
@@ -503,7 +621,14 @@ fn evaluate(
         loss_sum += loss.into_scalar::<f32>() as f64 * batch_predictions as f64;
         n_predictions += batch_predictions;
     }
-    let n_predictions = n_predictions as f64;
+    let (loss_sum, correct, n_predictions) = match group {
+        Some(group) => {
+            let mut sums = [loss_sum, correct as f64, n_predictions as f64];
+            group.all_reduce_sum_f64("the validation metrics", &mut sums);
+            (sums[0], sums[1].round() as usize, sums[2])
+        }
+        None => (loss_sum, correct, n_predictions as f64),
+    };
     let mean_loss = loss_sum / n_predictions;
     values.insert("valid_loss".to_string(), mean_loss);
     match objective {

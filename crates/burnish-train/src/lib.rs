@@ -25,6 +25,7 @@ mod objective;
 mod penalty;
 mod plateau;
 mod predict;
+mod process_group;
 mod schedule;
 
 pub use callback::{BatchProgress, Callback, EpochLogger, epoch_line};
@@ -44,4 +45,5 @@ pub use objective::Objective;
 pub use penalty::weight_penalty;
 pub use plateau::{ReduceOnPlateau, ReduceOnPlateauConfig};
 pub use predict::{Predictions, predict, predict_inputs};
+pub use process_group::{ProcessGroup, share};
 pub use schedule::ScheduleSpec;

@@ -97,6 +97,9 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         Objective::Regression,
         out,
     )?;
+    if let Some(outcome) = run.follower_outcome() {
+        return Ok(outcome);
+    }
     let model = run.save_fitted(&fitted)?;
 
     let Predictions::Values(scaled) = predict_inputs(

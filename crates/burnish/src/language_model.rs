@@ -86,6 +86,9 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         },
         out,
     )?;
+    if let Some(outcome) = run.follower_outcome() {
+        return Ok(outcome);
+    }
     let model = run.save_fitted(&fitted)?;
 
     let valid_loss = fitted

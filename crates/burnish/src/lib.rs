@@ -12,6 +12,7 @@ pub mod experiment;
 pub mod forecasting;
 pub mod language_model;
 pub mod lr_find_command;
+pub mod multi_process;
 pub mod predict_command;
 pub mod prepare;
 pub mod progress;

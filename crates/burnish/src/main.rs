@@ -11,6 +11,7 @@ use burnish::evaluate_command::evaluate;
 use burnish::experiment::Override;
 use burnish::language_model::{GenerateOptions, generate};
 use burnish::lr_find_command::{LrFindOptions, find_learning_rate};
+use burnish::multi_process::launcher_size;
 use burnish::predict_command::predict_file;
 use burnish::train_command::{Progress, TrainOptions, train};
 use burnish_backend::BackendKind;
@@ -76,6 +77,16 @@ enum Command {
         /// backends the result is bit for bit the one an uninterrupted run gives.
         #[arg(long, value_name = "RUN_DIR")]
         resume: Option<PathBuf>,
+        /// Train in N processes, started by an MPI launcher: `mpirun -n N burnish train ...`
+        /// (see README, "Several machines"). Each process takes its share of every batch;
+        /// rank 0 writes the run folder. Under a launcher, the launcher's count is used and
+        /// this only checks it.
+        #[arg(long, value_name = "N")]
+        world_size: Option<usize>,
+        /// In several processes: how long any process waits for the others (to join the run,
+        /// or in one exchange of gradients) before it stops with an error.
+        #[arg(long, value_name = "SECONDS", default_value_t = 45.0)]
+        peer_timeout: f64,
     },
     /// Find a learning rate: train a throw-away model while the rate grows exponentially.
     ///
@@ -198,16 +209,6 @@ static ALLOCATOR: burnish_backend::allocator::Allocator = burnish_backend::alloc
 fn main() -> ExitCode {
     burnish_backend::allocator::retain_freed_memory();
     let cli = Cli::parse();
-    let handler = ctrlc::set_handler(|| {
-        if INTERRUPT.swap(true, Ordering::SeqCst) {
-            eprintln!("\nstopped at once");
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping after this batch (Ctrl-C again to quit at once)");
-    });
-    if let Err(error) = handler {
-        eprintln!("warning: Ctrl-C will stop training without a checkpoint: {error}");
-    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // `burnish evaluate RUN | head` closes the pipe early: that is the reader's choice,
@@ -220,13 +221,74 @@ fn main() -> ExitCode {
     }
 }
 
+/// The first Ctrl-C (or SIGTERM) sets [`INTERRUPT`]; the second ends the process at once.
+fn stop_training_on_ctrl_c() {
+    let handler = ctrlc::set_handler(|| {
+        if INTERRUPT.swap(true, Ordering::SeqCst) {
+            eprintln!("\nstopped at once");
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this batch (Ctrl-C again to quit at once)");
+    });
+    if let Err(error) = handler {
+        eprintln!("warning: Ctrl-C will stop training without a checkpoint: {error}");
+    }
+}
+
+/// Trains in the processes an MPI launcher started (`launched` of them).
+#[cfg(feature = "mpi")]
+fn train_in_processes(
+    options: TrainOptions<'_>,
+    launched: usize,
+    peer_timeout: std::time::Duration,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    let group = burnish_distributed::MpiGroup::join(launched, peer_timeout)?;
+    // The launcher stops every process with a signal when one of them ends abnormally: say so
+    // rather than vanish. MPI's collective operations cannot be interrupted to checkpoint.
+    if let Err(error) = ctrlc::set_handler(|| burnish_distributed::stop_by_signal()) {
+        eprintln!("warning: a stopped run will end without a message: {error}");
+    }
+    let options = TrainOptions {
+        group: Some(&group),
+        local_rank: group.local_rank(),
+        interrupt: None,
+        ..options
+    };
+    let trained = train(&options, out);
+    // MPI ends (`group` drops) only after every process's output is flushed.
+    out.flush()?;
+    trained.map(drop)
+}
+
+#[cfg(not(feature = "mpi"))]
+fn train_in_processes(
+    _options: TrainOptions<'_>,
+    launched: usize,
+    _peer_timeout: std::time::Duration,
+    _out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "an MPI launcher started {launched} processes, but this burnish was built without multi-process training: build it with `cargo build --release --features mpi`"
+    )
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
+    if let Some(launched) = launcher_size().filter(|&size| size > 1)
+        && !matches!(cli.command, Command::Train { .. })
+    {
+        anyhow::bail!(
+            "an MPI launcher started {launched} processes, but only `burnish train` runs in several; start this command on its own"
+        );
+    }
     match cli.command {
         Command::Train {
             args,
             quiet,
             resume,
+            world_size,
+            peer_timeout,
         } => {
             let progress = if quiet {
                 Progress::Quiet
@@ -235,18 +297,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 Progress::Lines
             };
-            train(
-                &TrainOptions {
-                    backend: parse_backend(args.backend)?,
-                    experiment: args.experiment,
-                    runs: args.runs,
-                    progress,
-                    overrides: args.overrides,
-                    resume,
-                    interrupt: Some(&INTERRUPT),
-                },
-                &mut stdout,
-            )?;
+            let options = TrainOptions {
+                backend: parse_backend(args.backend)?,
+                experiment: args.experiment,
+                runs: args.runs,
+                progress,
+                overrides: args.overrides,
+                resume,
+                interrupt: Some(&INTERRUPT),
+                group: None,
+                local_rank: 0,
+            };
+            match (launcher_size().filter(|&size| size > 1), world_size) {
+                (Some(launched), Some(asked)) if asked != launched => anyhow::bail!(
+                    "--world-size {asked}, but the MPI launcher started {launched} processes: give mpirun -n {asked}, or drop --world-size"
+                ),
+                (None, Some(asked)) if asked > 1 => anyhow::bail!(
+                    "--world-size {asked}: the processes are started by an MPI launcher, as in `mpirun -n {asked} burnish train ...` (see README, \"Several machines\")"
+                ),
+                (Some(launched), _) => {
+                    anyhow::ensure!(
+                        peer_timeout.is_finite() && peer_timeout > 0.0,
+                        "--peer-timeout must be a positive number of seconds, not {peer_timeout}"
+                    );
+                    let timeout = std::time::Duration::from_secs_f64(peer_timeout);
+                    train_in_processes(options, launched, timeout, &mut stdout)?;
+                }
+                (None, _) => {
+                    stop_training_on_ctrl_c();
+                    train(&options, &mut stdout)?;
+                }
+            }
         }
         Command::LrFind {
             args,

@@ -3,6 +3,7 @@
 //! Each file is written to a temporary name and then renamed, so a crash or Ctrl-C never leaves
 //! a half-written file, and files written earlier in a run stay when a later step fails.
 
+use std::cell::OnceCell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -78,6 +79,48 @@ impl RunDir {
     /// Writes `contents` to `name` atomically.
     pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> anyhow::Result<()> {
         write_atomic(&self.file(name), contents.as_ref())
+    }
+}
+
+/// A run folder that is made when first asked for, so that a run that fails before training
+/// leaves nothing behind; or one that exists already (a resumed run's).
+#[derive(Debug)]
+pub struct LazyRunDir {
+    made: OnceCell<RunDir>,
+    runs: PathBuf,
+    name: String,
+    config_toml: String,
+}
+
+impl LazyRunDir {
+    /// A new run's folder in `<runs>/<name>/`, to hold `config_toml` as `config.toml`.
+    pub fn new(runs: &Path, name: &str, config_toml: String) -> Self {
+        Self {
+            made: OnceCell::new(),
+            runs: runs.to_path_buf(),
+            name: name.to_string(),
+            config_toml,
+        }
+    }
+
+    /// A folder that exists already.
+    pub fn made(run_dir: RunDir) -> Self {
+        Self {
+            made: OnceCell::from(run_dir),
+            runs: PathBuf::new(),
+            name: String::new(),
+            config_toml: String::new(),
+        }
+    }
+
+    /// The folder, created with its `config.toml` on the first call.
+    pub fn get(&self) -> anyhow::Result<&RunDir> {
+        if let Some(run_dir) = self.made.get() {
+            return Ok(run_dir);
+        }
+        let run_dir = RunDir::create(&self.runs, &self.name)?;
+        run_dir.write("config.toml", &self.config_toml)?;
+        Ok(self.made.get_or_init(|| run_dir))
     }
 }
 

@@ -1,6 +1,5 @@
 //! `burnish train`: one experiment from its data file to a run folder and a test report.
 
-use std::cell::OnceCell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -19,14 +18,14 @@ use burnish_metrics::{
 use burnish_models::{InputShape, Model};
 use burnish_train::{
     Callback, Checkpoint, EpochLogger, Examples, FitData, FitOptions, Fitted, Objective,
-    Predictions, predict_inputs,
+    Predictions, ProcessGroup, predict_inputs,
 };
 use sha2::Digest;
 
 use crate::experiment::Override;
 use crate::prepare::{Encoding, Part};
 use crate::progress::EpochProgressBars;
-use crate::run_dir::RunDir;
+use crate::run_dir::{LazyRunDir, RunDir};
 use crate::{Experiment, prepare};
 
 /// How training reports its progress.
@@ -42,7 +41,7 @@ pub enum Progress {
 
 /// What `burnish train` was asked to do.
 #[derive(Debug, Clone)]
-pub struct TrainOptions {
+pub struct TrainOptions<'a> {
     /// The experiment file (ignored when resuming: the run folder has its own).
     pub experiment: PathBuf,
     /// A backend that overrides the experiment's.
@@ -57,21 +56,38 @@ pub struct TrainOptions {
     pub resume: Option<PathBuf>,
     /// Set by the Ctrl-C handler: training stops after the current batch and checkpoints.
     pub interrupt: Option<&'static AtomicBool>,
+    /// The processes this one trains with, when an MPI launcher started several (see
+    /// [`multi_process`](crate::multi_process)); `None` or a group of one trains alone.
+    pub group: Option<&'a dyn ProcessGroup>,
+    /// Which of its machine's processes this one is: with several on one machine, each GPU
+    /// process takes device `local_rank`.
+    pub local_rank: usize,
 }
 
 /// What a finished run produced.
 #[derive(Debug, Clone)]
 pub struct TrainOutcome {
-    /// The run folder.
+    /// The run folder (rank 0's, on the other processes of a multi-process run).
     pub run_dir: PathBuf,
-    /// The test-split report, as printed.
+    /// The test-split report, as printed; empty on processes other than rank 0, which score
+    /// nothing.
     pub report: String,
-    /// Test accuracy (classification) or R² (regression).
+    /// Test accuracy (classification) or R² (regression); NaN where `report` is empty.
     pub test_score: f64,
 }
 
 /// The run folder's subfolder of checkpoints.
-const CHECKPOINTS: &str = "checkpoints";
+pub(crate) const CHECKPOINTS: &str = "checkpoints";
+
+/// What a run starts from: its configuration, data and folder, and the checkpoint it resumes.
+pub(crate) struct RunStart {
+    pub experiment: Experiment,
+    pub data_path: PathBuf,
+    pub run_dir: LazyRunDir,
+    pub checkpoint: Option<Checkpoint>,
+    /// The scratch folder that holds `run_dir` on processes other than rank 0.
+    pub scratch: Option<tempfile::TempDir>,
+}
 
 /// One training run in progress: what every kind of experiment shares between reading its
 /// data and writing its report.
@@ -81,26 +97,38 @@ const CHECKPOINTS: &str = "checkpoints";
 /// training leaves no folder behind.
 pub(crate) struct Run<'a> {
     pub experiment: Experiment,
-    run_dir: OnceCell<RunDir>,
+    run_dir: LazyRunDir,
     pub checkpoint: Option<Checkpoint>,
-    pub options: &'a TrainOptions,
+    pub options: &'a TrainOptions<'a>,
     pub backend: BackendKind,
     pub device: Device,
     /// The devices of data-parallel training (`device` first), or none.
     pub devices: Vec<Device>,
     pub data_path: PathBuf,
     pub started: Instant,
+    /// The other processes of a multi-process run.
+    pub group: Option<&'a dyn ProcessGroup>,
+    /// Rank 0's run folder, on the processes that are not rank 0: they train and then stop,
+    /// writing nothing.
+    pub leader_dir: Option<PathBuf>,
+    /// Holds `run_dir` on those processes; removed when the run ends.
+    pub _scratch: Option<tempfile::TempDir>,
 }
 
 impl Run<'_> {
     /// The run folder; a new run's is created here, with its `config.toml`, on the first call.
     pub(crate) fn run_dir(&self) -> anyhow::Result<&RunDir> {
-        if let Some(run_dir) = self.run_dir.get() {
-            return Ok(run_dir);
-        }
-        let run_dir = RunDir::create(&self.options.runs, &self.experiment.name)?;
-        run_dir.write("config.toml", self.experiment.to_toml())?;
-        Ok(self.run_dir.get_or_init(|| run_dir))
+        self.run_dir.get()
+    }
+
+    /// What a process other than rank 0 returns once training is over, or `None` on rank 0
+    /// and in a one-process run, which go on to save and score the model.
+    pub(crate) fn follower_outcome(&self) -> Option<TrainOutcome> {
+        self.leader_dir.as_ref().map(|dir| TrainOutcome {
+            run_dir: dir.clone(),
+            report: String::new(),
+            test_score: f64::NAN,
+        })
     }
 
     /// Trains `model` (built on the autodiff device) with the run's progress display,
@@ -123,15 +151,17 @@ impl Run<'_> {
         let checkpoints = self.run_dir()?.file(CHECKPOINTS);
         let fit_options = FitOptions {
             seed: self.experiment.seed,
-            checkpoints: Some(&checkpoints),
+            checkpoints: self.leader_dir.is_none().then_some(checkpoints.as_path()),
             resume: self.checkpoint.as_ref(),
             interrupt: self.options.interrupt,
             devices: &self.devices,
+            group: self.group,
         };
         let mut bars = EpochProgressBars::new();
         let mut lines = EpochLogger::new(&mut *out);
         let mut callbacks: Vec<&mut dyn Callback> = Vec::new();
         match self.options.progress {
+            _ if self.leader_dir.is_some() => {}
             Progress::Bars => callbacks.push(&mut bars),
             Progress::Lines => callbacks.push(&mut lines),
             Progress::Quiet => {}
@@ -197,6 +227,8 @@ impl Run<'_> {
                 .as_ref()
                 .map(|checkpoint| checkpoint.dir().display().to_string()),
             "wall_time_seconds": self.started.elapsed().as_secs_f64(),
+            "processes": self.group.map_or(1, |group| group.world_size()),
+            "same_weights_on_every_process": fitted.same_weights_everywhere,
         });
         run_dir.write("run.json", serde_json::to_string_pretty(&run_json)?)?;
         writeln!(out, "run folder: {}", run_dir.path().display())?;
@@ -206,59 +238,55 @@ impl Run<'_> {
 
 /// Trains the experiment (or continues the run of `options.resume`), prints progress and the
 /// test report to `out`, and writes the run folder.
-pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<TrainOutcome> {
+///
+/// With a `group` of several processes, every process calls this with the same options: rank
+/// 0 reads the experiment and writes the run folder, the others take rank 0's configuration,
+/// print nothing and write nothing (see [`multi_process`](crate::multi_process)).
+pub fn train(options: &TrainOptions<'_>, out: &mut dyn Write) -> anyhow::Result<TrainOutcome> {
     let started = Instant::now();
-    let (experiment, experiment_path, run_dir, checkpoint) = match &options.resume {
-        None => {
-            let mut experiment =
-                Experiment::load_with_overrides(&options.experiment, &options.overrides)?;
-            experiment.train.validate()?;
-            // The run folder records the data file as found from here, so that `--resume`,
-            // `evaluate` and `predict` find it again from the same place.
-            experiment.data.path = experiment.data_path(&options.experiment);
-            (
-                experiment,
-                options.experiment.clone(),
-                OnceCell::new(),
-                None,
-            )
-        }
-        Some(path) => {
-            if !options.overrides.is_empty() {
-                anyhow::bail!(
-                    "--resume continues a run as it was configured; --set cannot change it"
-                );
-            }
-            let run_dir = RunDir::open(path)?;
-            let config = run_dir.file("config.toml");
-            let experiment = Experiment::load(&config)?;
-            let checkpoints = run_dir.file(CHECKPOINTS);
-            let checkpoint = Checkpoint::latest(&checkpoints)?.with_context(|| {
-                format!(
-                    "{} holds no checkpoint to resume from",
-                    checkpoints.display()
-                )
-            })?;
-            (
-                experiment,
-                config,
-                OnceCell::from(run_dir),
-                Some(checkpoint),
-            )
-        }
+    let group = options.group.filter(|group| group.world_size() > 1);
+    let (start, leader_dir) = match group {
+        None => (start_run(options)?, None),
+        Some(group) => crate::multi_process::start(group, || start_run(options))?,
     };
-    let backend = options.backend.unwrap_or(experiment.backend);
-    let (device, devices) = open_devices(backend, &experiment.devices)?;
+    let mut silent = std::io::sink();
+    let out: &mut dyn Write = if leader_dir.is_some() {
+        &mut silent
+    } else {
+        out
+    };
+    if let Some(group) = group {
+        crate::multi_process::check_same_data(group, &start.data_path)?;
+        writeln!(
+            out,
+            "training in {} processes: each takes its share of every batch; rank 0 writes the run folder",
+            group.world_size()
+        )?;
+    }
+    let backend = options.backend.unwrap_or(start.experiment.backend);
+    let (device, devices) = match group {
+        Some(_)
+            if options.local_rank > 0
+                && matches!(backend, BackendKind::Wgpu | BackendKind::Cuda) =>
+        {
+            let (device, _) = open_devices(backend, &[options.local_rank])?;
+            (device, Vec::new())
+        }
+        _ => open_devices(backend, &start.experiment.devices)?,
+    };
     let run = Run {
         device,
         devices,
-        data_path: experiment.data_path(&experiment_path),
-        experiment,
-        run_dir,
-        checkpoint,
+        data_path: start.data_path,
+        experiment: start.experiment,
+        run_dir: start.run_dir,
+        checkpoint: start.checkpoint,
         options,
         backend,
         started,
+        group,
+        leader_dir,
+        _scratch: start.scratch,
     };
     if run.experiment.data.language_model.is_some() {
         return crate::language_model::train(&run, out);
@@ -292,6 +320,9 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
         valid: &data.valid,
     };
     let fitted = run.fit(model, fit_data, data.encoding.objective(), out)?;
+    if let Some(outcome) = run.follower_outcome() {
+        return Ok(outcome);
+    }
     let model = run.save_fitted(&fitted)?;
 
     let evaluation = evaluate_test_part(experiment, &data, &model, &run.device)?;
@@ -310,6 +341,53 @@ pub fn train(options: &TrainOptions, out: &mut dyn Write) -> anyhow::Result<Trai
         report: evaluation.report,
         test_score: evaluation.score,
     })
+}
+
+/// Reads the experiment and names its run folder (made once data and model are checked), or
+/// opens the run folder of `options.resume` and its latest checkpoint.
+fn start_run(options: &TrainOptions<'_>) -> anyhow::Result<RunStart> {
+    match &options.resume {
+        None => {
+            let mut experiment =
+                Experiment::load_with_overrides(&options.experiment, &options.overrides)?;
+            experiment.train.validate()?;
+            // The run folder records the data file as found from here, so that `--resume`,
+            // `evaluate` and `predict` find it again from the same place.
+            experiment.data.path = experiment.data_path(&options.experiment);
+            let run_dir = LazyRunDir::new(&options.runs, &experiment.name, experiment.to_toml());
+            Ok(RunStart {
+                data_path: experiment.data_path(&options.experiment),
+                experiment,
+                run_dir,
+                checkpoint: None,
+                scratch: None,
+            })
+        }
+        Some(path) => {
+            if !options.overrides.is_empty() {
+                anyhow::bail!(
+                    "--resume continues a run as it was configured; --set cannot change it"
+                );
+            }
+            let run_dir = RunDir::open(path)?;
+            let config = run_dir.file("config.toml");
+            let experiment = Experiment::load(&config)?;
+            let checkpoints = run_dir.file(CHECKPOINTS);
+            let checkpoint = Checkpoint::latest(&checkpoints)?.with_context(|| {
+                format!(
+                    "{} holds no checkpoint to resume from",
+                    checkpoints.display()
+                )
+            })?;
+            Ok(RunStart {
+                data_path: experiment.data_path(&config),
+                experiment,
+                run_dir: LazyRunDir::made(run_dir),
+                checkpoint: Some(checkpoint),
+                scratch: None,
+            })
+        }
+    }
 }
 
 /// The data of one training run: the encoding fitted on the training part alone, and the
@@ -520,7 +598,7 @@ pub(crate) fn evaluate_predictions(
     }
 }
 
-fn sha256_hex(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn sha256_hex(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(sha2::Sha256::digest(&bytes)
         .iter()
