@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use burnish_data::{BatchTargets, EpochOrder};
 use burnish_metrics::EpochRecord;
 use burnish_models::Model;
@@ -197,9 +197,19 @@ pub fn fit_with(
     }
     let group = options.group.filter(|group| group.world_size() > 1);
     if let Some(group) = group {
-        // Drawn as a one-process run draws them in its first forward pass, then replaced by
-        // rank 0's, so every replica starts equal whatever its backend drew.
+        // Rank 0 draws the initial weights as a one-process run does, in the forward pass of
+        // the first batch (a model's forward pass need not read its parameters in the order
+        // they are declared); every process then takes rank 0's.
         autodiff_device.seed(batch_seed(options.seed, first_epoch, state.batches_done));
+        if group.rank() == 0 {
+            let first_batch = EpochOrder::shuffled(train.n_examples(), options.seed, first_epoch)
+                .batches(config.batch_size, config.drop_last)
+                .nth(state.batches_done)
+                .map(|rows| train.batch(rows, &autodiff_device));
+            if let Some(batch) = first_batch {
+                let _ = model.forward(batch.inputs);
+            }
+        }
         model.visit(&mut InitializeParameters);
         model = broadcast_weights(group, model)?;
     }
@@ -266,15 +276,14 @@ pub fn fit_with(
                         (GradientsParams::new(), 0.0, 0)
                     } else {
                         let weight = own.len() as f64 / rows.len() as f64 / accumulate as f64;
-                        let batch = train.batch(&rows[own], &autodiff_device);
-                        let outputs = model.forward(batch.inputs);
-                        let batch_predictions = outputs.dims()[0];
-                        let loss = loss_fn.forward(outputs, batch.targets);
-                        let loss_value = loss.clone().into_scalar::<f32>();
-                        let loss = match weight_penalty(&model, config.l1, config.l2) {
-                            Some(penalty) => loss + penalty,
-                            None => loss,
-                        };
+                        let (loss, loss_value, batch_predictions) = batch_loss(
+                            &model,
+                            train,
+                            &rows[own],
+                            &loss_fn,
+                            config,
+                            &autodiff_device,
+                        );
                         let grads =
                             GradientsParams::from_grads(loss.mul_scalar(weight).backward(), &model);
                         (grads, loss_value, batch_predictions)
@@ -282,15 +291,8 @@ pub fn fit_with(
                 }
                 (None, None) => {
                     autodiff_device.seed(seed);
-                    let batch = train.batch(rows, &autodiff_device);
-                    let outputs = model.forward(batch.inputs);
-                    let batch_predictions = outputs.dims()[0];
-                    let loss = loss_fn.forward(outputs, batch.targets);
-                    let loss_value = loss.clone().into_scalar::<f32>();
-                    let loss = match weight_penalty(&model, config.l1, config.l2) {
-                        Some(penalty) => loss + penalty,
-                        None => loss,
-                    };
+                    let (loss, loss_value, batch_predictions) =
+                        batch_loss(&model, train, rows, &loss_fn, config, &autodiff_device);
                     let loss = if accumulate > 1 {
                         loss.div_scalar(accumulate as f64)
                     } else {
@@ -558,6 +560,28 @@ fn batch_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
     };
     let golden = 0x9e37_79b9_7f4a_7c15u64;
     mix(mix(mix(seed.wrapping_add(golden)) ^ epoch as u64) ^ batch as u64)
+}
+
+/// The loss of `rows` of `train` with the weight penalties added, the loss alone as a number,
+/// and the number of predictions it covers.
+fn batch_loss(
+    model: &Model,
+    train: &dyn Examples,
+    rows: &[usize],
+    loss_fn: &Loss,
+    config: &TrainConfig,
+    device: &Device,
+) -> (Tensor<1>, f32, usize) {
+    let batch = train.batch(rows, device);
+    let outputs = model.forward(batch.inputs);
+    let batch_predictions = outputs.dims()[0];
+    let loss = loss_fn.forward(outputs, batch.targets);
+    let loss_value = loss.clone().into_scalar::<f32>();
+    let loss = match weight_penalty(model, config.l1, config.l2) {
+        Some(penalty) => loss + penalty,
+        None => loss,
+    };
+    (loss, loss_value, batch_predictions)
 }
 
 /// Whether every process of `group` holds `model`'s weights bit for bit as rank 0 does.

@@ -350,3 +350,81 @@ fn a_world_size_unlike_the_launchers_is_refused_on_every_rank() {
     assert!(stderr.contains(line), "{stderr}");
     assert!(!runs.exists(), "no run folder for a refused run");
 }
+
+/// A GPT reads its parameters in its forward pass in another order than it declares them, so
+/// rank 0 must draw the initial weights in a forward pass, as one process does, for the two
+/// runs to be the same run.
+#[test]
+fn a_gpt_trains_in_two_processes_as_in_one() {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/tiny_shakespeare.txt");
+    let plays: String = fs::read_to_string(corpus)
+        .unwrap()
+        .chars()
+        .take(6000)
+        .collect();
+    let data = dir.path().join("plays.txt");
+    fs::write(&data, plays).unwrap();
+    let experiment = dir.path().join("gpt_mpi.toml");
+    fs::write(
+        &experiment,
+        format!(
+            r#"name = "gpt_mpi"
+seed = 3
+backend = "flex"
+
+[data]
+path = "{}"
+language_model = {{ tokenizer = {{ kind = "char" }}, context = 16, valid = 0.1 }}
+
+[model]
+kind = "gpt"
+n_layers = 1
+n_heads = 2
+d_model = 16
+d_ff = 32
+dropout = 0.0
+
+[train]
+epochs = 1
+max_steps = 4
+batch_size = 8
+optimizer = {{ kind = "adamw", lr = 1e-3 }}
+"#,
+            data.display()
+        ),
+    )
+    .unwrap();
+    let run_folder = |runs: &Path| {
+        let folders: Vec<PathBuf> = fs::read_dir(runs.join("gpt_mpi"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        assert_eq!(folders.len(), 1, "{folders:?}");
+        folders[0].clone()
+    };
+    let one = dir.path().join("one");
+    let alone = Command::new(env!("CARGO_BIN_EXE_burnish"))
+        .args(["train", experiment.to_str().unwrap(), "--quiet", "--runs"])
+        .arg(&one)
+        .output()
+        .unwrap();
+    assert!(alone.status.success(), "{}", text(&alone.stderr));
+    let two = dir.path().join("two");
+    let together = output(
+        mpirun(2)
+            .args(["train", experiment.to_str().unwrap(), "--quiet", "--runs"])
+            .arg(&two),
+    );
+    assert!(together.status.success(), "{}", text(&together.stderr));
+    let (expected, got) = (history(&run_folder(&one)), history(&run_folder(&two)));
+    assert_eq!(expected.len(), got.len());
+    for (a, b) in expected.iter().zip(&got) {
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-5 * x.abs().max(1.0), "{a:?} vs {b:?}");
+        }
+    }
+}
