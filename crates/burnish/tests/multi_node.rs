@@ -76,14 +76,59 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The one run folder under `runs/iris_mpi/`.
-fn only_run_folder(runs: &Path) -> PathBuf {
-    let folders: Vec<PathBuf> = fs::read_dir(runs.join("iris_mpi"))
+/// The one run folder under `runs/<name>/`.
+fn only_run_folder(runs: &Path, name: &str) -> PathBuf {
+    let folders: Vec<PathBuf> = fs::read_dir(runs.join(name))
         .expect("a run folder")
         .map(|entry| entry.unwrap().path())
         .collect();
     assert_eq!(folders.len(), 1, "one run folder, not {folders:?}");
     folders.into_iter().next().unwrap()
+}
+
+/// Trains `experiment` (named `name`) in one process into `dir/one` and under `mpirun -n 2`
+/// into `dir/two`; returns what `mpirun` printed and the two run folders.
+fn train_alone_and_in_two(experiment: &Path, name: &str, dir: &Path) -> (Output, PathBuf, PathBuf) {
+    let one = dir.join("one");
+    let alone = Command::new(env!("CARGO_BIN_EXE_burnish"))
+        .arg("train")
+        .arg(experiment)
+        .arg("--runs")
+        .arg(&one)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(alone.status.success(), "{}", text(&alone.stderr));
+
+    let two = dir.join("two");
+    let together = output(
+        mpirun(2)
+            .arg("train")
+            .arg(experiment)
+            .arg("--runs")
+            .arg(&two)
+            .arg("--quiet"),
+    );
+    assert!(together.status.success(), "{}", text(&together.stderr));
+    (
+        together,
+        only_run_folder(&one, name),
+        only_run_folder(&two, name),
+    )
+}
+
+/// Every value of every epoch equal to rounding: two halves of a batch are summed in another
+/// order than the whole batch.
+fn assert_same_history(expected: &[Vec<f64>], got: &[Vec<f64>]) {
+    assert_eq!(expected.len(), got.len());
+    for (epoch, (a, b)) in expected.iter().zip(got).enumerate() {
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-5 * x.abs().max(1.0),
+                "epoch {epoch}: {a:?} vs {b:?}"
+            );
+        }
+    }
 }
 
 /// history.csv's rows as numbers, header left out.
@@ -119,34 +164,13 @@ fn two_processes_train_what_one_process_trains() {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let experiment = write_experiment(dir.path(), 25);
-
-    let one = dir.path().join("one");
-    let alone = Command::new(env!("CARGO_BIN_EXE_burnish"))
-        .arg("train")
-        .arg(&experiment)
-        .arg("--runs")
-        .arg(&one)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    assert!(alone.status.success(), "{}", text(&alone.stderr));
-
-    let two = dir.path().join("two");
-    let together = output(
-        mpirun(2)
-            .arg("train")
-            .arg(&experiment)
-            .arg("--runs")
-            .arg(&two)
-            .arg("--quiet"),
-    );
-    assert!(together.status.success(), "{}", text(&together.stderr));
+    let (together, alone_run, together_run) =
+        train_alone_and_in_two(&experiment, "iris_mpi", dir.path());
     let stdout = text(&together.stdout);
     assert!(stdout.contains("training in 2 processes"), "{stdout}");
     // Rank 0 alone prints the report.
     assert_eq!(stdout.matches("test split").count(), 1, "{stdout}");
 
-    let (alone_run, together_run) = (only_run_folder(&one), only_run_folder(&two));
     for file in ["model.bpk", "metrics.json", "report.txt", "run.json"] {
         assert!(
             together_run.join(file).is_file(),
@@ -173,16 +197,7 @@ fn two_processes_train_what_one_process_trains() {
 
     let (expected, got) = (history(&alone_run), history(&together_run));
     assert_eq!(expected.len(), 25);
-    assert_eq!(expected.len(), got.len());
-    for (epoch, (a, b)) in expected.iter().zip(&got).enumerate() {
-        for (x, y) in a.iter().zip(b) {
-            // Two halves of a batch summed in another order: equal to rounding.
-            assert!(
-                (x - y).abs() <= 1e-5 * x.abs().max(1.0),
-                "epoch {epoch}: {a:?} vs {b:?}"
-            );
-        }
-    }
+    assert_same_history(&expected, &got);
 }
 
 /// The pid of the process of `rank` that `mpirun` started.
@@ -247,7 +262,7 @@ fn signal_rank_one(signal: &str, extra: &[&str]) -> (Output, Duration, PathBuf, 
         .unwrap();
     assert!(status.success());
     let output = launcher.wait_with_output().unwrap();
-    let run = only_run_folder(&runs);
+    let run = only_run_folder(&runs, "iris_mpi");
     (output, sent.elapsed(), run, dir)
 }
 
@@ -398,33 +413,6 @@ optimizer = {{ kind = "adamw", lr = 1e-3 }}
         ),
     )
     .unwrap();
-    let run_folder = |runs: &Path| {
-        let folders: Vec<PathBuf> = fs::read_dir(runs.join("gpt_mpi"))
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .collect();
-        assert_eq!(folders.len(), 1, "{folders:?}");
-        folders[0].clone()
-    };
-    let one = dir.path().join("one");
-    let alone = Command::new(env!("CARGO_BIN_EXE_burnish"))
-        .args(["train", experiment.to_str().unwrap(), "--quiet", "--runs"])
-        .arg(&one)
-        .output()
-        .unwrap();
-    assert!(alone.status.success(), "{}", text(&alone.stderr));
-    let two = dir.path().join("two");
-    let together = output(
-        mpirun(2)
-            .args(["train", experiment.to_str().unwrap(), "--quiet", "--runs"])
-            .arg(&two),
-    );
-    assert!(together.status.success(), "{}", text(&together.stderr));
-    let (expected, got) = (history(&run_folder(&one)), history(&run_folder(&two)));
-    assert_eq!(expected.len(), got.len());
-    for (a, b) in expected.iter().zip(&got) {
-        for (x, y) in a.iter().zip(b) {
-            assert!((x - y).abs() <= 1e-5 * x.abs().max(1.0), "{a:?} vs {b:?}");
-        }
-    }
+    let (_, alone_run, together_run) = train_alone_and_in_two(&experiment, "gpt_mpi", dir.path());
+    assert_same_history(&history(&alone_run), &history(&together_run));
 }
