@@ -143,7 +143,7 @@ pub enum Error {
     /// The target column is not in the table.
     #[error(
         "{}: target column {} not found; {}",
-        .path.display(), quoted(.target), available_list(.available)
+        .path.display(), quoted(.target), column_list(.available)
     )]
     UnknownTarget {
         /// The file.
@@ -157,7 +157,7 @@ pub enum Error {
     /// A column named in an option (`column_kinds`, `drop_columns`) is not in the file.
     #[error(
         "{}: column {} named in {option} not found; {}",
-        .path.display(), quoted(.column), available_list(.available)
+        .path.display(), quoted(.column), column_list(.available)
     )]
     UnknownColumn {
         /// The file.
@@ -465,10 +465,6 @@ fn file_prefix(path: Option<&Path>) -> String {
         Some(path) => format!("{}: ", path.display()),
         None => String::new(),
     }
-}
-
-fn available_list(available: &[String]) -> String {
-    column_list(available)
 }
 
 #[cfg(test)]

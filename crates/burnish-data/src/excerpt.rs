@@ -31,7 +31,7 @@ pub fn quoted(text: &str) -> String {
 
 /// "available columns: "a", "b", … (40 in all)": the names quoted, cut when the list reaches
 /// about [`LISTED_CHARS`] characters.
-pub fn column_list(names: &[String]) -> String {
+pub fn column_list<S: AsRef<str>>(names: &[S]) -> String {
     if names.is_empty() {
         return "the file has no columns".to_string();
     }
@@ -45,7 +45,7 @@ pub fn column_list(names: &[String]) -> String {
         if index > 0 {
             text.push_str(", ");
         }
-        text.push_str(&quoted(name));
+        text.push_str(&quoted(name.as_ref()));
     }
     text
 }
@@ -72,7 +72,7 @@ mod tests {
         let list = column_list(&names);
         assert!(list.ends_with("(40 in all)"), "{list}");
         assert!(list.len() < LISTED_CHARS + 60, "{list}");
-        let few = column_list(&["a".into(), "b".into()]);
+        let few = column_list(&["a", "b"]);
         assert_eq!(few, "available columns: \"a\", \"b\"");
     }
 }

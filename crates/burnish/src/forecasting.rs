@@ -38,7 +38,7 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
                 "{}: data.target {} must be a numeric column of the file; {}",
                 run.data_path.display(),
                 quoted(target),
-                column_list(&prepare::owned_names(&table))
+                column_list(&table.column_names())
             )
         })?;
     if let Some(row) = values.iter().position(|value| value.is_nan()) {

@@ -311,11 +311,6 @@ impl Examples for Part {
     }
 }
 
-/// The names of the table's columns, for [`column_list`].
-pub fn owned_names(table: &Table) -> Vec<String> {
-    table.column_names().into_iter().map(String::from).collect()
-}
-
 /// Every row of the text column `name`, a missing cell as an empty text.
 fn text_column(table: &Table, name: &str) -> anyhow::Result<Vec<String>> {
     let column = table.column(name).with_context(|| {
@@ -323,7 +318,7 @@ fn text_column(table: &Table, name: &str) -> anyhow::Result<Vec<String>> {
             "{}: data.text.column {} is not a column of the file; {}",
             table.path().display(),
             quoted(name),
-            column_list(&owned_names(table))
+            column_list(&table.column_names())
         )
     })?;
     let values = column.string_values().with_context(|| {
