@@ -384,6 +384,16 @@ pub enum Error {
         token: String,
     },
 
+    /// A checkpoint's `tokenizer.json` cannot be read as a tokenizer, or cannot encode at the
+    /// configured length.
+    #[error("{}: {reason}", .path.display())]
+    PretrainedTokenizer {
+        /// The `tokenizer.json` file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A series (or a span of it) is shorter than one window.
     #[error(
         "{what} has {found} values, too few for one window of lookback {lookback} + horizon {horizon} = {} values",

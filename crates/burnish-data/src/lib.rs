@@ -6,7 +6,8 @@
 //! ([`scale`]), one-hot or ordinal categories and the target's label encoder ([`encode`]).
 //! [`split`] makes seeded train/validation/test splits and k folds, plain or stratified.
 //! Beyond tables: [`text`] tokenizes texts and numbers their tokens with a vocabulary fitted on
-//! the training texts, [`series`] cuts a time series into forecasting windows in time order,
+//! the training texts, [`pretrained_tokenizer`] encodes texts with a checkpoint's own
+//! `tokenizer.json`, [`series`] cuts a time series into forecasting windows in time order,
 //! and [`image`] arranges pixel columns as `[n, channels, height, width]` images.
 //!
 //! [`loader`] hands the result to Burn: a `Dataset` and a `Batcher` of tabular rows, and the
@@ -26,6 +27,7 @@ pub mod impute;
 pub mod lm_loader;
 pub mod loader;
 pub mod preprocessor;
+pub mod pretrained_tokenizer;
 pub mod read;
 pub mod scale;
 pub mod schema;
@@ -51,6 +53,7 @@ pub use loader::{
     TargetValue, feature_rows,
 };
 pub use preprocessor::{Features, PreprocessConfig, Preprocessor, Targets, Task};
+pub use pretrained_tokenizer::{PairEncoding, PretrainedTokenizer};
 pub use read::{ReadOptions, delimiter_for, parse_table, read_table};
 pub use scale::{Scaler, Scaling};
 pub use schema::{ColumnKind, DEFAULT_MISSING_MARKERS, infer_string_kind};
