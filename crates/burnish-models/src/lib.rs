@@ -10,6 +10,7 @@
 
 mod activation;
 mod attention;
+mod bert;
 mod flex_math;
 mod gelu_kernel;
 mod gpt;
@@ -33,6 +34,7 @@ mod compare;
 
 pub use activation::Activation;
 pub use attention::{KeyValueCache, MultiHeadAttention, MultiHeadAttentionConfig};
+pub use bert::{Bert, BertConfig, BertLoadReport};
 pub use gpt::{GenerationConfig, Gpt, GptCache, GptConfig};
 pub use mlp::{Mlp, MlpConfig, MlpSpec};
 pub use model::{Error, Model, ModelInput, ModelSpec};

@@ -24,19 +24,45 @@ impl StateDict {
         Self::default()
     }
 
-    /// Parses safetensors bytes. Float64 and float16 tensors are converted to float32; any
+    /// Parses safetensors bytes. Float64, float16 and bfloat16 tensors are converted to float32; any
     /// other type is an error naming the tensor.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self, Error> {
-        let file = SafeTensors::deserialize(bytes).map_err(|error| Error::Weights {
-            name: String::new(),
-            reason: format!("not a safetensors file: {error}"),
-        })?;
+        let file = parse(bytes)?;
         let mut state_dict = Self::new();
         for (name, view) in file.iter() {
             let values = floats(name, &view)?;
             state_dict
                 .tensors
                 .insert(name.to_string(), (view.shape().to_vec(), values));
+        }
+        Ok(state_dict)
+    }
+
+    /// The names of the tensors in safetensors bytes, in the file's order, without
+    /// converting any tensor.
+    pub fn tensor_names(bytes: &[u8]) -> Result<Vec<String>, Error> {
+        let file = parse(bytes)?;
+        Ok(file.names().into_iter().map(str::to_string).collect())
+    }
+
+    /// Parses the tensors of safetensors bytes that `rename` keeps, under the names it gives
+    /// (`None` skips a tensor, which is then never converted: a checkpoint's integer buffers
+    /// or unused heads cost nothing and are no error). Floats convert as
+    /// [`Self::from_safetensors`] converts them.
+    pub fn from_safetensors_where(
+        bytes: &[u8],
+        mut rename: impl FnMut(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        let file = parse(bytes)?;
+        let mut state_dict = Self::new();
+        for (name, view) in file.iter() {
+            let Some(renamed) = rename(name) else {
+                continue;
+            };
+            let values = floats(name, &view)?;
+            state_dict
+                .tensors
+                .insert(renamed, (view.shape().to_vec(), values));
         }
         Ok(state_dict)
     }
@@ -77,6 +103,39 @@ impl StateDict {
         self.tensors.is_empty()
     }
 
+    /// Whether a tensor is called `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// The shape of the tensor called `name`, if there is one.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name).map(|(shape, _)| shape.as_slice())
+    }
+
+    /// The values, row-major, of the tensor called `name`, which must have exactly `shape`.
+    pub fn values(&self, name: &str, shape: &[usize]) -> Result<&[f32], Error> {
+        let (actual, values) = self.tensors.get(name).ok_or_else(|| missing(name))?;
+        if actual.as_slice() != shape {
+            return Err(wrong_shape(name, actual, shape));
+        }
+        Ok(values)
+    }
+
+    /// Stores `values`, row-major, as a tensor of `shape` under `name`, replacing any tensor
+    /// of that name.
+    ///
+    /// # Panics
+    /// When the number of values is not the product of the shape.
+    pub fn insert_values(&mut self, name: impl Into<String>, shape: Vec<usize>, values: Vec<f32>) {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            values.len(),
+            "{shape:?} holds another number of values"
+        );
+        self.tensors.insert(name.into(), (shape, values));
+    }
+
     /// Stores `tensor` under `name`, replacing any tensor of that name.
     pub fn insert<const D: usize>(&mut self, name: impl Into<String>, tensor: Tensor<D>) {
         let shape = tensor.dims().to_vec();
@@ -94,18 +153,9 @@ impl StateDict {
         shape: [usize; D],
         device: &Device,
     ) -> Result<Tensor<D>, Error> {
-        let (actual, values) = self.tensors.get(name).ok_or_else(|| Error::Weights {
-            name: name.to_string(),
-            reason: "missing".to_string(),
-        })?;
-        if actual.as_slice() != shape.as_slice() {
-            return Err(Error::Weights {
-                name: name.to_string(),
-                reason: format!("has shape {actual:?}, expected {shape:?}"),
-            });
-        }
+        let values = self.values(name, &shape)?;
         Ok(Tensor::from_data(
-            TensorData::new(values.clone(), shape),
+            TensorData::new(values.to_vec(), shape),
             device,
         ))
     }
@@ -124,6 +174,27 @@ impl StateDict {
     }
 }
 
+fn parse(bytes: &[u8]) -> Result<SafeTensors<'_>, Error> {
+    SafeTensors::deserialize(bytes).map_err(|error| Error::Weights {
+        name: String::new(),
+        reason: format!("not a safetensors file: {error}"),
+    })
+}
+
+fn missing(name: &str) -> Error {
+    Error::Weights {
+        name: name.to_string(),
+        reason: "missing".to_string(),
+    }
+}
+
+fn wrong_shape(name: &str, actual: &[usize], expected: &[usize]) -> Error {
+    Error::Weights {
+        name: name.to_string(),
+        reason: format!("has shape {actual:?}, expected {expected:?}"),
+    }
+}
+
 fn floats(name: &str, view: &TensorView<'_>) -> Result<Vec<f32>, Error> {
     let bytes = view.data();
     let values = match view.dtype() {
@@ -138,6 +209,11 @@ fn floats(name: &str, view: &TensorView<'_>) -> Result<Vec<f32>, Error> {
         Dtype::F16 => bytes
             .chunks_exact(2)
             .map(|chunk| half_to_f32(u16::from_le_bytes([chunk[0], chunk[1]])))
+            .collect(),
+        // bfloat16 is the upper half of a float32.
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|chunk| f32::from_bits(u32::from(u16::from_le_bytes([chunk[0], chunk[1]])) << 16))
             .collect(),
         other => {
             return Err(Error::Weights {
