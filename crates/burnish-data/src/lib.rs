@@ -68,4 +68,6 @@ pub use text::{
     PAD, PAD_TOKEN, PaddedBatch, TextEncoder, TextEncoderConfig, Tokenizer, Truncation, UNK,
     UNK_TOKEN, Vocabulary, VocabularyConfig, pad_batch,
 };
-pub use text_loader::{TextBatch, TextBatcher, TextDataset, TextItem, token_rows};
+pub use text_loader::{
+    TextBatch, TextBatcher, TextDataset, TextItem, token_rows, token_rows_trimmed,
+};

@@ -76,6 +76,22 @@ fn text_batch_holds_the_rows_asked_for() {
 }
 
 #[test]
+fn trimmed_batches_drop_the_columns_that_are_padding_in_every_row() {
+    let dataset = texts(6).trimmed();
+    // Rows of 1, 3 and 2 ids: three columns.
+    let batch = dataset.batch(&[0, 2, 1], &device());
+    assert_eq!(batch.ids.dims(), [3, 3]);
+    assert_eq!(ints::<2>(batch.ids), [2, 0, 0, 202, 203, 204, 102, 103, 0]);
+    assert_eq!(
+        bools::<2>(batch.padding_mask),
+        [false, true, true, false, false, false, false, false, true]
+    );
+    assert_eq!(classes(batch.targets), [0, 2, 1]);
+    // A row as long as max_len keeps every column.
+    assert_eq!(dataset.batch(&[0, 5], &device()).ids.dims(), [2, 4]);
+}
+
+#[test]
 fn text_loader_yields_every_row_once_per_epoch() {
     let dataset = texts(11);
     let loader = DataLoaderBuilder::new(TextBatcher)

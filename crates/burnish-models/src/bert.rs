@@ -23,11 +23,12 @@ use burn::nn::{
 };
 use burn::tensor::activation::tanh;
 use burn::tensor::{Bool, Device, Int, Tensor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::attention::{load_layer_norm, load_linear, load_param};
 use crate::layer_norm_kernel::layer_norm;
 use crate::model::Error;
+use crate::pooling::mean_over_valid;
 use crate::transformer::{EncoderLayer, EncoderLayerConfig};
 use crate::{Activation, StateDict};
 
@@ -196,7 +197,7 @@ impl BertConfig {
                 .with_epsilon(self.layer_norm_eps)
                 .init(device),
             layers: (0..self.n_layers).map(|_| layer.init(device)).collect(),
-            pooler: Some(LinearConfig::new(self.d_model, self.d_model).init(device)),
+            pooler: LinearConfig::new(self.d_model, self.d_model).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             norm_eps: self.layer_norm_eps,
             max_positions: self.max_positions,
@@ -217,7 +218,7 @@ impl BertConfig {
     }
 }
 
-/// The BERT encoder: embeddings, encoder layers and (when the checkpoint has one) the pooler.
+/// The BERT encoder: embeddings, encoder layers and the pooler.
 #[derive(Module, Debug)]
 pub struct Bert {
     word_embeddings: Embedding,
@@ -225,8 +226,7 @@ pub struct Bert {
     token_type_embeddings: Embedding,
     embedding_norm: LayerNorm,
     layers: Vec<EncoderLayer>,
-    /// `None` for a checkpoint saved without its pooler.
-    pooler: Option<Linear>,
+    pooler: Linear,
     dropout: Dropout,
     #[module(skip)]
     norm_eps: f64,
@@ -243,7 +243,8 @@ pub struct BertLoadReport {
     pub prefix: String,
     /// The tensors the body does not use (heads, buffers), sorted.
     pub ignored: Vec<String>,
-    /// Whether the checkpoint had a pooler.
+    /// Whether the checkpoint had a pooler; without one the model keeps a freshly
+    /// initialised pooler, as transformers does.
     pub has_pooler: bool,
 }
 
@@ -302,21 +303,36 @@ impl Bert {
     /// # Shapes
     /// - `hidden`: `[batch, time, d_model]` (from [`Self::forward`])
     /// - output: `[batch, d_model]`
-    ///
-    /// # Panics
-    /// When the checkpoint had no pooler (see [`Self::has_pooler`]).
     pub fn pool(&self, hidden: Tensor<3>) -> Tensor<2> {
-        let pooler = self
-            .pooler
-            .as_ref()
-            .expect("the checkpoint has no pooler: check has_pooler first");
         let [batch, _, d_model] = hidden.dims();
-        tanh(pooler.forward(hidden.narrow(1, 0, 1).reshape([batch, d_model])))
+        tanh(
+            self.pooler
+                .forward(hidden.narrow(1, 0, 1).reshape([batch, d_model])),
+        )
     }
 
-    /// Whether the model has a pooler.
-    pub fn has_pooler(&self) -> bool {
-        self.pooler.is_some()
+    /// Stops the embeddings and the first `n_layers` encoder layers from learning (none for
+    /// 0); the rest, the pooler included, still learn.
+    pub fn freeze_first(mut self, n_layers: usize) -> Self {
+        if n_layers == 0 {
+            return self;
+        }
+        self.word_embeddings = self.word_embeddings.no_grad();
+        self.position_embeddings = self.position_embeddings.no_grad();
+        self.token_type_embeddings = self.token_type_embeddings.no_grad();
+        self.embedding_norm = self.embedding_norm.no_grad();
+        self.layers = std::mem::take(&mut self.layers)
+            .into_iter()
+            .enumerate()
+            .map(|(layer_idx, layer)| {
+                if layer_idx < n_layers {
+                    layer.no_grad()
+                } else {
+                    layer
+                }
+            })
+            .collect();
+        self
     }
 
     /// The width of every token's vector.
@@ -337,7 +353,7 @@ impl Bert {
 
     /// Takes the weights of a Hugging Face BERT checkpoint, the bytes of its
     /// `model.safetensors`. Every tensor of the body must be there with its shape; a missing
-    /// pooler leaves the model without one.
+    /// pooler leaves the fresh one in place (the report says so).
     ///
     /// Errors name the tensor as the file spells it (`bert.encoder.layer.0...`).
     pub fn load_hf(mut self, safetensors: &[u8]) -> Result<(Self, BertLoadReport), Error> {
@@ -419,10 +435,12 @@ impl Bert {
                 layer.load_torch(&torch, "")
             })
             .collect::<Result<_, _>>()?;
-        self.pooler = match (self.pooler, has_pooler) {
-            (Some(pooler), true) => Some(load_linear(pooler, state_dict, "pooler.dense")?),
-            _ => None,
-        };
+        // A checkpoint saved without its pooler keeps the fresh one, as transformers does, so
+        // that every BERT of one config has the same parameters (a run folder's weights load
+        // back into the model its config builds).
+        if has_pooler {
+            self.pooler = load_linear(self.pooler, state_dict, "pooler.dense")?;
+        }
         Ok(self)
     }
 }
@@ -489,4 +507,126 @@ fn encoder_layer_as_torch(
         }
     }
     Ok(torch)
+}
+
+/// How a [`BertClassifier`] turns the last layer's states into one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BertPooling {
+    /// The mean over the positions that are not padding (sentence-transformers' pooling).
+    #[default]
+    Mean,
+    /// The pooler on the first (`[CLS]`) token, as transformers'
+    /// `BertForSequenceClassification` reads it.
+    Cls,
+}
+
+/// How a [`BertClassifier`] is put on a loaded [`Bert`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BertClassifierConfig {
+    /// How the states are summarised.
+    pub pooling: BertPooling,
+    /// The number of outputs: classes for a classifier, targets for a regressor.
+    pub d_output: usize,
+    /// Dropout before the head.
+    pub dropout: f64,
+    /// Keep the whole body as loaded.
+    pub freeze_body: bool,
+    /// Keep the embeddings and the first `freeze_layers` layers as loaded.
+    pub freeze_layers: usize,
+    /// The body's learning rate, when it differs from the head's.
+    pub body_lr: Option<f64>,
+}
+
+impl BertClassifierConfig {
+    /// Checks the head's sizes and the freezing against `body`, naming the experiment key.
+    pub fn validate(&self, body: &Bert) -> Result<(), Error> {
+        if self.d_output == 0 {
+            return Err(Error::invalid("d_output", "must be at least 1"));
+        }
+        Error::check_probability("model.dropout", self.dropout)?;
+        if self.freeze_layers > body.n_layers() {
+            return Err(Error::invalid(
+                "model.freeze_layers",
+                format!(
+                    "{} is more than the checkpoint's {} layers",
+                    self.freeze_layers,
+                    body.n_layers()
+                ),
+            ));
+        }
+        if self.freeze_body && self.freeze_layers > 0 {
+            return Err(Error::invalid(
+                "model.freeze_layers",
+                "freeze_body = true freezes every layer already; set one of the two",
+            ));
+        }
+        if let Some(body_lr) = self.body_lr
+            && !(body_lr > 0.0 && body_lr.is_finite())
+        {
+            return Err(Error::invalid(
+                "model.body_lr",
+                format!("{body_lr} is not a positive learning rate"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Puts a freshly initialised head on `body` and freezes what the config says.
+    ///
+    /// Call [`Self::validate`] first where the settings come from a user.
+    pub fn init(&self, body: Bert, device: &Device) -> BertClassifier {
+        let d_model = body.d_model();
+        let body = if self.freeze_body {
+            body.no_grad()
+        } else {
+            body.freeze_first(self.freeze_layers)
+        };
+        BertClassifier {
+            body,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            head: LinearConfig::new(d_model, self.d_output).init(device),
+            pooling: self.pooling,
+            body_lr: self.body_lr,
+        }
+    }
+}
+
+/// A [`Bert`] with a linear head on its pooled states: the fine-tuned classifier (or
+/// regressor) of a `kind = "bert"` experiment.
+#[derive(Module, Debug)]
+pub struct BertClassifier {
+    body: Bert,
+    dropout: Dropout,
+    head: Linear,
+    #[module(skip)]
+    pooling: BertPooling,
+    #[module(skip)]
+    body_lr: Option<f64>,
+}
+
+impl BertClassifier {
+    /// The outputs (logits for a classifier) for a batch of token id rows.
+    ///
+    /// # Shapes
+    /// - `ids`, `padding`: `[batch, time]`, `true` at padded positions
+    /// - output: `[batch, d_output]`
+    pub fn forward(&self, ids: Tensor<2, Int>, padding: Option<Tensor<2, Bool>>) -> Tensor<2> {
+        let hidden = self.body.forward(ids, None, padding.clone());
+        let summary = match self.pooling {
+            BertPooling::Mean => mean_over_valid(hidden, padding),
+            BertPooling::Cls => self.body.pool(hidden),
+        };
+        self.head.forward(self.dropout.forward(summary))
+    }
+
+    /// The pretrained body.
+    pub fn body(&self) -> &Bert {
+        &self.body
+    }
+
+    /// The body's own learning rate, when it has one.
+    pub fn body_lr(&self) -> Option<f64> {
+        self.body_lr
+    }
 }

@@ -34,7 +34,9 @@ mod compare;
 
 pub use activation::Activation;
 pub use attention::{KeyValueCache, MultiHeadAttention, MultiHeadAttentionConfig};
-pub use bert::{Bert, BertConfig, BertLoadReport};
+pub use bert::{
+    Bert, BertClassifier, BertClassifierConfig, BertConfig, BertLoadReport, BertPooling,
+};
 pub use gpt::{GenerationConfig, Gpt, GptCache, GptConfig};
 pub use mlp::{Mlp, MlpConfig, MlpSpec};
 pub use model::{Error, Model, ModelInput, ModelSpec};
@@ -42,7 +44,7 @@ pub use recurrent::{CellKind, Recurrent, RecurrentConfig};
 pub use recurrent_classifier::{
     Pooling, RecurrentClassifier, RecurrentClassifierConfig, RecurrentInput,
 };
-pub use spec::{GptSpec, InputShape, RecurrentSpec, TransformerSpec, VitSpec};
+pub use spec::{BertSpec, GptSpec, InputShape, RecurrentSpec, TransformerSpec, VitSpec};
 pub use state_dict::StateDict;
 pub use transformer::{
     EncoderLayer, EncoderLayerConfig, Positions, TransformerClassifier,

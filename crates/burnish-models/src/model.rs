@@ -4,11 +4,12 @@ use burn::module::Module;
 use burn::tensor::{Bool, Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::bert::BertClassifier;
 use crate::gpt::{Gpt, GptConfig};
 use crate::mlp::{Mlp, MlpSpec};
 use crate::recurrent::{CellKind, RecurrentConfig};
 use crate::recurrent_classifier::{RecurrentClassifier, RecurrentClassifierConfig, RecurrentInput};
-use crate::spec::{GptSpec, InputShape, RecurrentSpec, TransformerSpec, VitSpec};
+use crate::spec::{BertSpec, GptSpec, InputShape, RecurrentSpec, TransformerSpec, VitSpec};
 use crate::transformer::{TransformerClassifier, TransformerClassifierConfig};
 use crate::vit::{Vit, VitConfig};
 
@@ -72,6 +73,10 @@ pub enum ModelSpec {
     Gpt(GptSpec),
     /// A vision transformer over small images.
     Vit(VitSpec),
+    /// A pretrained BERT checkpoint with a new head; built from its folder by the caller
+    /// ([`crate::BertConfig`], [`crate::Bert::load_hf`], [`crate::BertClassifierConfig`]),
+    /// since this crate reads no files.
+    Bert(BertSpec),
 }
 
 impl Default for ModelSpec {
@@ -234,6 +239,10 @@ impl ModelSpec {
                 config.validate()?;
                 Ok(Model::Vit(config.init(device)))
             }
+            (Self::Bert(_), _) => Err(Error::invalid(
+                "model.kind",
+                "a bert model is built from its checkpoint folder, not from sizes",
+            )),
             _ => Err(mismatch()),
         }
     }
@@ -248,6 +257,7 @@ impl ModelSpec {
             Self::Transformer(_) => "transformer",
             Self::Gpt(_) => "gpt",
             Self::Vit(_) => "vit",
+            Self::Bert(_) => "bert",
         }
     }
 }
@@ -265,6 +275,8 @@ pub enum Model {
     Gpt(Gpt),
     /// A vision transformer.
     Vit(Vit),
+    /// A pretrained BERT with a new head.
+    Bert(BertClassifier),
 }
 
 /// A batch of inputs, in the form its kind of data takes.
@@ -333,6 +345,7 @@ impl Model {
             }
             (Self::Vit(vit), ModelInput::Images(images)) => vit.forward(images),
             (Self::Vit(vit), ModelInput::Features(rows)) => vit.forward_rows(rows),
+            (Self::Bert(bert), ModelInput::Tokens { ids, padding }) => bert.forward(ids, padding),
             (model, input) => panic!("a {} model cannot read {}", model.kind(), input.kind()),
         }
     }
@@ -345,6 +358,15 @@ impl Model {
             Self::Transformer(_) => "transformer",
             Self::Gpt(_) => "gpt",
             Self::Vit(_) => "vit",
+            Self::Bert(_) => "bert",
+        }
+    }
+
+    /// The pretrained body and its own learning rate, for a model that gives its body one.
+    pub fn body_with_own_lr(&self) -> Option<(&crate::Bert, f64)> {
+        match self {
+            Self::Bert(bert) => bert.body_lr().map(|lr| (bert.body(), lr)),
+            _ => None,
         }
     }
 }

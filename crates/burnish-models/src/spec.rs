@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Activation;
+use crate::bert::BertPooling;
 use crate::recurrent_classifier::Pooling;
 use crate::transformer::{Positions, TransformerPooling};
 
@@ -196,4 +197,42 @@ impl Default for VitSpec {
             image: None,
         }
     }
+}
+
+/// A pretrained BERT checkpoint fine-tuned with a new linear head (`kind = "bert"`), reading
+/// token ids from the checkpoint's own tokenizer.
+///
+/// ```toml
+/// [model]
+/// kind = "bert"
+/// pretrained = "target/hf/all-MiniLM-L6-v2"   # a Hugging Face save_pretrained folder
+/// pooling = "mean"                             # or "cls"
+/// body_lr = 5e-5                               # the head learns at [train.optimizer] lr
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BertSpec {
+    /// The checkpoint folder: `config.json`, `model.safetensors` and `tokenizer.json`.
+    pub pretrained: std::path::PathBuf,
+    /// How the last layer's states become the head's input.
+    #[serde(default)]
+    pub pooling: BertPooling,
+    /// Dropout before the head (the checkpoint's own `hidden_dropout_prob` acts inside).
+    #[serde(default = "default_head_dropout")]
+    pub dropout: f64,
+    /// Train the head only: the whole checkpoint stays as loaded.
+    #[serde(default)]
+    pub freeze_body: bool,
+    /// Keep the embeddings and the first `freeze_layers` encoder layers as loaded; 0 trains
+    /// every layer.
+    #[serde(default)]
+    pub freeze_layers: usize,
+    /// The body's learning rate, which the schedule scales as it scales the head's (the
+    /// optimizer's `lr`); unset, the body learns at the head's rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_lr: Option<f64>,
+}
+
+fn default_head_dropout() -> f64 {
+    0.1
 }

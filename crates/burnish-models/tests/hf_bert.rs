@@ -6,14 +6,16 @@
 //! of the real all-MiniLM-L6-v2 checkpoint, which `cargo xtask fetch-minilm` brings (it is not
 //! in the repository). See `../shared/golden/hf/README.md` for how the fixtures were made.
 
+mod common;
 #[path = "common/compare.rs"]
 mod compare;
 
 use std::path::{Path, PathBuf};
 
+use burn::optim::GradientsParams;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use burnish_backend::BackendKind;
-use burnish_models::{Bert, BertConfig, Error, StateDict};
+use burnish_models::{Bert, BertClassifierConfig, BertConfig, BertPooling, Error, StateDict};
 use compare::{max_abs_difference_of, values};
 use rstest::rstest;
 use safetensors::Dtype;
@@ -140,7 +142,7 @@ fn the_tiny_checkpoint_reproduces_transformers(#[case] backend: BackendKind) {
     );
     let (model, report) = config.init(&device).load_hf(&tiny_weights()).unwrap();
     assert_eq!(report.prefix, "");
-    assert!(report.has_pooler && model.has_pooler());
+    assert!(report.has_pooler);
     assert_eq!(report.ignored, Vec::<String>::new());
     assert_matches_transformers(&model, &device);
 }
@@ -416,4 +418,64 @@ fn minilm_reproduces_sentence_transformers_embeddings(#[case] backend: BackendKi
     let error = max_abs_difference_of(&values(cls), &wanted);
     eprintln!("MiniLM first-token states within {error:.2e}");
     assert!(error < TOLERANCE, "first-token states off by {error}");
+}
+
+/// The parameters of a fine-tuned tiny BERT that get a gradient, by freezing setting.
+#[test]
+fn frozen_layers_get_no_gradient_and_the_rest_do() {
+    let device = BackendKind::Flex.open().unwrap().autodiff();
+    let ids = Tensor::<2, Int>::from_data(
+        TensorData::new(vec![101i64, 1996, 3185, 102, 101, 7929, 102, 0], [2, 4]),
+        &device,
+    );
+    let padding = ids.clone().equal_elem(0);
+    // (frozen body, frozen layers) -> parameters of the body without a gradient, of 31: five
+    // in the embeddings, twelve in each layer, two in the pooler.
+    for (freeze_body, freeze_layers, frozen) in
+        [(false, 0, 0), (false, 1, 17), (false, 2, 29), (true, 0, 31)]
+    {
+        let (body, _) = tiny_config()
+            .init(&device)
+            .load_hf(&tiny_weights())
+            .unwrap();
+        let head = BertClassifierConfig {
+            pooling: BertPooling::Cls,
+            d_output: 3,
+            dropout: 0.0,
+            freeze_body,
+            freeze_layers,
+            body_lr: None,
+        };
+        head.validate(&body).unwrap();
+        let model = head.init(body, &device);
+        let loss = model
+            .forward(ids.clone(), Some(padding.clone()))
+            .powf_scalar(2.0)
+            .mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let body = common::gradient_census(model.body(), &grads);
+        assert_eq!(
+            (body.total, body.missing),
+            (31, frozen),
+            "{freeze_body} {freeze_layers}"
+        );
+        let all = common::gradient_census(&model, &grads);
+        assert_eq!(all.missing, frozen, "the head always learns");
+    }
+    let (body, _) = tiny_config()
+        .init(&device)
+        .load_hf(&tiny_weights())
+        .unwrap();
+    let too_many = BertClassifierConfig {
+        pooling: BertPooling::Mean,
+        d_output: 2,
+        dropout: 0.1,
+        freeze_body: false,
+        freeze_layers: 3,
+        body_lr: None,
+    };
+    assert_eq!(
+        too_many.validate(&body).unwrap_err().to_string(),
+        "invalid `model.freeze_layers`: 3 is more than the checkpoint's 2 layers"
+    );
 }

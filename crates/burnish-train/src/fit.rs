@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Tensor};
 use burnish_data::{BatchTargets, EpochOrder};
@@ -355,7 +355,16 @@ pub fn fit_with(
                 if let Some(max_norm) = config.grad_clip_norm {
                     clip_global_norm(&model, &mut grads, max_norm);
                 }
-                model = optimizer.step(lr, model, grads);
+                model = match model.body_with_own_lr() {
+                    // The body's rate follows the schedule as the head's does.
+                    Some((body, body_lr)) => {
+                        let body_grads = take_gradients_of(body, &mut grads);
+                        let body_lr = body_lr * lr / config.optimizer.lr();
+                        let model = optimizer.step(body_lr, model, body_grads);
+                        optimizer.step(lr, model, grads)
+                    }
+                    None => optimizer.step(lr, model, grads),
+                };
                 state.step += 1;
                 accumulated = 0;
             }
@@ -664,4 +673,27 @@ fn evaluate(
         }
     }
     values
+}
+
+/// Moves the gradients of `module`'s parameters out of `grads` into a set of their own, so
+/// that one optimizer can step them at another learning rate (its state is kept per
+/// parameter, so two steps over disjoint sets are one step of two parameter groups).
+pub fn take_gradients_of<M: Module>(module: &M, grads: &mut GradientsParams) -> GradientsParams {
+    struct Take<'a> {
+        from: &'a mut GradientsParams,
+        into: GradientsParams,
+    }
+    impl ModuleVisitor for Take<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(grad) = self.from.remove::<D>(param.id) {
+                self.into.register::<D>(param.id, grad);
+            }
+        }
+    }
+    let mut take = Take {
+        from: grads,
+        into: GradientsParams::new(),
+    };
+    module.visit(&mut take);
+    take.into
 }

@@ -37,7 +37,7 @@ pub use config::{
 pub use early_stopping::EarlyStopping;
 pub use error::Error;
 pub use examples::{Batch, Examples};
-pub use fit::{FitData, FitOptions, Fitted, fit, fit_with};
+pub use fit::{FitData, FitOptions, Fitted, fit, fit_with, take_gradients_of};
 pub use history::History;
 pub use lr_find::{LrFindConfig, LrFinding, lr_find};
 pub use metric_watch::MetricWatch;

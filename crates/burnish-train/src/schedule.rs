@@ -43,6 +43,16 @@ pub enum ScheduleSpec {
         #[serde(default)]
         warmup_epochs: usize,
     },
+    /// Linear warm-up over the first `warmup_ratio` of all steps, then linear decay to 0 at
+    /// the last step, as transformers' `get_linear_schedule_with_warmup` (and
+    /// `TrainingArguments(warmup_ratio=...)`): step `s` of `n`, with `w = ceil(warmup_ratio *
+    /// n)` warm-up steps, learns at `lr * s / w` before `w` and `lr * (n - s) / (n - w)` from
+    /// it (the first step at 0, as there).
+    Linear {
+        /// The share of all steps spent warming up, in [0, 1).
+        #[serde(default)]
+        warmup_ratio: f64,
+    },
     /// Smith's one-cycle policy, as PyTorch's `OneCycleLR` (cosine annealing, two phases):
     /// the rate rises from `lr / div_factor` to the optimizer's `lr` over the first
     /// `pct_start` of all steps, then falls to `lr / div_factor / final_div_factor`. It has
@@ -92,7 +102,7 @@ impl ScheduleSpec {
             | Self::Step { warmup_epochs, .. }
             | Self::Exponential { warmup_epochs, .. }
             | Self::Cosine { warmup_epochs, .. } => warmup_epochs,
-            Self::OneCycle { .. } => 0,
+            Self::OneCycle { .. } | Self::Linear { .. } => 0,
         }
     }
 
@@ -119,6 +129,10 @@ impl ScheduleSpec {
                     format!("{gamma} is not in (0, 1]"),
                 ))
             }
+            Self::Linear { warmup_ratio } if !(0.0..1.0).contains(&warmup_ratio) => Err(invalid(
+                "train.schedule.warmup_ratio",
+                format!("{warmup_ratio} is not in [0, 1)"),
+            )),
             Self::OneCycle { pct_start, .. } if !(pct_start > 0.0 && pct_start < 1.0) => {
                 Err(invalid(
                     "train.schedule.pct_start",
@@ -157,6 +171,14 @@ impl ScheduleSpec {
                 let progress = (step - warmup_steps) as f64 / span;
                 cosine_between(base_lr, min_lr, progress)
             }
+            Self::Linear { warmup_ratio } => {
+                let warmup = (warmup_ratio * total_steps as f64).ceil() as usize;
+                if step < warmup {
+                    return base_lr * step as f64 / warmup as f64;
+                }
+                let remaining = total_steps.saturating_sub(step) as f64;
+                base_lr * remaining / total_steps.saturating_sub(warmup).max(1) as f64
+            }
             Self::OneCycle {
                 pct_start,
                 div_factor,
@@ -188,6 +210,25 @@ impl ScheduleSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn linear_schedule_matches_transformers_linear_schedule_with_warmup() {
+        // transformers' get_linear_schedule_with_warmup(num_warmup_steps=2,
+        // num_training_steps=20), as lr_lambda gives it for the steps 0..20.
+        let schedule = ScheduleSpec::Linear { warmup_ratio: 0.1 };
+        let lrs: Vec<f64> = (0..20).map(|step| schedule.lr(1.0, step, 7, 20)).collect();
+        // ceil(0.1 * 20) = 2 warm-up steps.
+        assert_eq!(&lrs[..3], &[0.0, 0.5, 1.0]);
+        assert!((lrs[3] - 17.0 / 18.0).abs() < 1e-12);
+        assert!((lrs[19] - 1.0 / 18.0).abs() < 1e-12);
+        assert!(lrs.windows(2).skip(2).all(|pair| pair[1] < pair[0]));
+        assert!(schedule.validate(1).is_ok());
+        assert!(
+            ScheduleSpec::Linear { warmup_ratio: 1.0 }
+                .validate(1)
+                .is_err()
+        );
+    }
 
     #[test]
     fn warmup_rises_linearly_then_cosine_falls_to_min() {

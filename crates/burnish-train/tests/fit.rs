@@ -285,3 +285,97 @@ fn global_norm_clipping_matches_pytorch() {
     let norm = clip_global_norm(&linear, &mut grads, 10.0);
     assert!((norm - 1.0).abs() < 1e-5, "{norm}");
 }
+
+/// The tiny random BERT checkpoint of burnish-models' parity tests, with a new 2-class head.
+fn tiny_bert(body_lr: Option<f64>, device: &Device) -> burnish_models::Model {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../burnish-models/tests/golden/hf/bert_tiny");
+    let config = burnish_models::BertConfig::from_hf_json(
+        &std::fs::read_to_string(folder.join("config.json")).unwrap(),
+    )
+    .unwrap();
+    let weights = std::fs::read(folder.join("model.safetensors")).unwrap();
+    let (body, _) = config.init(device).load_hf(&weights).unwrap();
+    let head = burnish_models::BertClassifierConfig {
+        pooling: burnish_models::BertPooling::Mean,
+        d_output: 2,
+        dropout: 0.0,
+        freeze_body: false,
+        freeze_layers: 0,
+        body_lr,
+    };
+    burnish_models::Model::Bert(head.init(body, device))
+}
+
+/// The body's last states for fixed ids, in inference mode (no dropout).
+fn body_states(model: &burnish_models::Model, device: &Device) -> Vec<f32> {
+    let burnish_models::Model::Bert(bert) = &model.valid() else {
+        panic!("a BERT")
+    };
+    let ids = Tensor::<2, burn::tensor::Int>::from_data(
+        TensorData::new(vec![101i64, 2023, 3185, 102], [1, 4]),
+        device,
+    );
+    bert.body()
+        .forward(ids, None, None)
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn a_pretrained_body_learns_at_its_own_rate_and_the_head_at_the_optimizers() {
+    let device = BackendKind::Flex.open().unwrap();
+    let autodiff = device.clone().autodiff();
+    let sequences: Vec<Vec<usize>> = (0..32)
+        .map(|row| vec![101, 1000 + row * 37, 2000 + row % 5, 102])
+        .collect();
+    let classes = (0..32).map(|row| row % 2).collect();
+    let texts = burnish_data::TextDataset::from_sequences(
+        &sequences,
+        4,
+        burnish_data::Truncation::Tail,
+        Targets::Classes(classes),
+    );
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 8,
+        optimizer: burnish_train::OptimizerSpec::Adam {
+            lr: 1e-2,
+            weight_decay: 0.0,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-8,
+        },
+        ..TrainConfig::default()
+    };
+    let before = body_states(&tiny_bert(None, &autodiff), &device);
+    let moved = |body_lr: Option<f64>| {
+        let fitted = fit(
+            tiny_bert(body_lr, &autodiff),
+            FitData {
+                train: &texts,
+                valid: &texts,
+            },
+            Objective::Classification { n_classes: 2 },
+            &config,
+            5,
+            &device,
+            &mut [],
+        )
+        .unwrap();
+        let after = body_states(&fitted.model, &device);
+        before
+            .iter()
+            .zip(&after)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max)
+    };
+    // Adam moves each weight by about the rate a step: 8 steps at 1e-9 leave the body as it
+    // was; at the head's 1e-2 it moves.
+    let slow = moved(Some(1e-9));
+    let fast = moved(None);
+    assert!(slow < 1e-5, "body at 1e-9 moved {slow}");
+    assert!(fast > 1e-2, "body at 1e-2 moved only {fast}");
+}

@@ -204,6 +204,19 @@ pub struct DataSection {
     pub series: Option<SeriesSection>,
 }
 
+/// A path of the experiment file `experiment_path` as found from here: as written when it
+/// exists from the working folder (or is absolute), else beside the experiment file when it
+/// exists there, else as written (so that the error names it as the user wrote it).
+pub fn beside(path: &Path, experiment_path: &Path) -> PathBuf {
+    if path.is_absolute() || path.exists() {
+        return path.to_path_buf();
+    }
+    match experiment_path.parent() {
+        Some(folder) if folder.join(path).exists() => folder.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
 /// `data.delimiter`: one ASCII character that separates fields, written as a one-character
 /// string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -454,14 +467,7 @@ impl Experiment {
 
     /// The data file, resolved as [`DataSection::path`] says.
     pub fn data_path(&self, experiment_path: &Path) -> PathBuf {
-        let path = &self.data.path;
-        if path.is_absolute() || path.exists() {
-            return path.clone();
-        }
-        match experiment_path.parent() {
-            Some(folder) if folder.join(path).exists() => folder.join(path),
-            _ => path.clone(),
-        }
+        beside(&self.data.path, experiment_path)
     }
 
     /// The experiment as TOML, with every default written out.

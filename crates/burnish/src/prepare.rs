@@ -8,10 +8,10 @@ use burn::tensor::Device;
 use burnish_data::excerpt::{column_list, quoted};
 use burnish_data::{
     ColumnKind, Features, LabelEncoder, NumericImputation, PaddedBatch, PreprocessConfig,
-    Preprocessor, ReadOptions, Split, SplitRatios, Table, TabularDataset, Targets, Task,
-    TextDataset, TextEncoder, feature_rows, token_rows,
+    Preprocessor, PretrainedTokenizer, ReadOptions, Split, SplitRatios, Table, TabularDataset,
+    Targets, Task, TextDataset, TextEncoder, feature_rows, token_rows, token_rows_trimmed,
 };
-use burnish_models::{InputShape, ModelInput};
+use burnish_models::{InputShape, ModelInput, ModelSpec};
 use burnish_train::{Batch, Examples, Objective};
 
 use crate::Experiment;
@@ -144,13 +144,45 @@ pub const TEXT_ENCODER_FILE: &str = "text_encoder.json";
 
 /// How a table's rows become what the model reads and what it should output, fitted on the
 /// training rows only: the tabular preprocessor (features and target) and, when the
-/// experiment reads a text column (`data.text`), the tokenizer and vocabulary of that column,
-/// whose ids the model then reads instead of the features.
+/// experiment reads a text column (`data.text`), how that column becomes ids, whose ids the
+/// model then reads instead of the features.
 pub struct Encoding {
     /// Features and target.
     pub preprocessor: Preprocessor,
-    /// The text column's encoder, when the model reads text.
-    pub text: Option<TextEncoder>,
+    /// The text column's encoding, when the model reads text.
+    pub text: Option<TextEncoding>,
+}
+
+/// How a text column becomes token ids.
+pub enum TextEncoding {
+    /// A tokenizer and a vocabulary fitted on the training texts.
+    Fitted(TextEncoder),
+    /// A pretrained checkpoint's own tokenizer (`kind = "bert"`), which fits nothing (boxed:
+    /// the `tokenizers` pipeline is large beside a fitted encoder).
+    Pretrained(Box<PretrainedTokenizer>),
+}
+
+impl TextEncoding {
+    fn encode_batch<'a>(
+        &self,
+        texts: impl IntoIterator<Item = &'a str>,
+    ) -> Result<PaddedBatch, burnish_data::Error> {
+        match self {
+            Self::Fitted(encoder) => encoder.encode_batch(texts),
+            Self::Pretrained(tokenizer) => tokenizer.encode_batch(texts),
+        }
+    }
+
+    fn input_shape(&self) -> InputShape {
+        let (vocab_size, max_len) = match self {
+            Self::Fitted(encoder) => (encoder.vocabulary().len(), encoder.max_len()),
+            Self::Pretrained(tokenizer) => (tokenizer.vocab_size(), tokenizer.max_len()),
+        };
+        InputShape::Tokens {
+            vocab_size,
+            max_len,
+        }
+    }
 }
 
 impl Encoding {
@@ -162,36 +194,47 @@ impl Encoding {
             experiment.data.task,
             &preprocess_config(experiment),
         )?;
-        let text = match &experiment.data.text {
-            None => None,
-            Some(section) => {
+        let text = match (&experiment.data.text, &experiment.model) {
+            (None, ModelSpec::Bert(_)) => anyhow::bail!(
+                "a bert model reads a text column: set data.text = {{ column = \"...\", max_len = 64 }}"
+            ),
+            (None, _) => None,
+            (Some(section), ModelSpec::Bert(spec)) => Some(TextEncoding::Pretrained(Box::new(
+                crate::pretrained::tokenizer(spec, section.max_len).context("data.text")?,
+            ))),
+            (Some(section), _) => {
                 let texts = text_column(train, &section.column)?;
                 let encoder =
                     TextEncoder::fit(texts.iter().map(String::as_str), &section.encoder_config())
                         .context("data.text")?;
-                Some(encoder)
+                Some(TextEncoding::Fitted(encoder))
             }
         };
         Ok(Self { preprocessor, text })
     }
 
-    /// The encoding saved in `run_dir` by [`Encoding::save`].
-    pub fn load(run_dir: &RunDir) -> anyhow::Result<Self> {
+    /// The encoding saved in `run_dir` by [`Encoding::save`], for the run's `experiment`.
+    pub fn load(run_dir: &RunDir, experiment: &Experiment) -> anyhow::Result<Self> {
         let preprocessor = Preprocessor::load_json(&run_dir.file("preprocessor.json"))?;
         let text_file = run_dir.file(TEXT_ENCODER_FILE);
-        let text = if text_file.exists() {
-            Some(TextEncoder::load_json(&text_file)?)
-        } else {
-            None
+        let text = match (&experiment.model, &experiment.data.text) {
+            (ModelSpec::Bert(_), Some(section)) => Some(TextEncoding::Pretrained(Box::new(
+                crate::pretrained::saved_tokenizer(run_dir, section.max_len)?,
+            ))),
+            _ if text_file.exists() => {
+                Some(TextEncoding::Fitted(TextEncoder::load_json(&text_file)?))
+            }
+            _ => None,
         };
         Ok(Self { preprocessor, text })
     }
 
-    /// Writes the fitted encoding into `run_dir`.
+    /// Writes the fitted encoding into `run_dir` (a pretrained tokenizer is written with its
+    /// checkpoint's record, by [`crate::pretrained::record`]).
     pub fn save(&self, run_dir: &RunDir) -> anyhow::Result<()> {
         self.preprocessor
             .save_json(&run_dir.file("preprocessor.json"))?;
-        if let Some(text) = &self.text {
+        if let Some(TextEncoding::Fitted(text)) = &self.text {
             text.save_json(&run_dir.file(TEXT_ENCODER_FILE))?;
         }
         Ok(())
@@ -203,10 +246,7 @@ impl Encoding {
             None => InputShape::Features {
                 d_input: self.preprocessor.n_features(),
             },
-            Some(text) => InputShape::Tokens {
-                vocab_size: text.vocabulary().len(),
-                max_len: text.max_len(),
-            },
+            Some(text) => text.input_shape(),
         }
     }
 
@@ -221,7 +261,10 @@ impl Encoding {
             (Some(encoder), Some(section)) => {
                 let texts = text_column(table, &section.column)?;
                 let padded = encoder.encode_batch(texts.iter().map(String::as_str))?;
-                Ok(RowInputs::Tokens(padded))
+                Ok(RowInputs::Tokens {
+                    padded,
+                    trimmed: matches!(encoder, TextEncoding::Pretrained(_)),
+                })
             }
             (None, None) => Ok(RowInputs::Features(self.preprocessor.transform(table)?)),
             _ => anyhow::bail!(
@@ -235,7 +278,10 @@ impl Encoding {
         let targets = self.preprocessor.encode_target(table)?;
         Ok(match self.inputs(experiment, table)? {
             RowInputs::Features(features) => Part::Tabular(TabularDataset::new(features, targets)),
-            RowInputs::Tokens(padded) => Part::Text(TextDataset::new(padded, targets)),
+            RowInputs::Tokens { padded, trimmed } => {
+                let dataset = TextDataset::new(padded, targets);
+                Part::Text(if trimmed { dataset.trimmed() } else { dataset })
+            }
         })
     }
 }
@@ -245,7 +291,13 @@ pub enum RowInputs {
     /// Preprocessed feature rows.
     Features(Features),
     /// Token ids of the text column, padded.
-    Tokens(PaddedBatch),
+    Tokens {
+        /// The ids.
+        padded: PaddedBatch,
+        /// Whether batches are cut to their longest text (for a pretrained model, whose
+        /// masked attention and pooling make the padding columns useless work).
+        trimmed: bool,
+    },
 }
 
 impl RowInputs {
@@ -253,7 +305,7 @@ impl RowInputs {
     pub fn n_rows(&self) -> usize {
         match self {
             Self::Features(features) => features.n_rows,
-            Self::Tokens(padded) => padded.n_sequences(),
+            Self::Tokens { padded, .. } => padded.n_sequences(),
         }
     }
 
@@ -261,8 +313,12 @@ impl RowInputs {
     pub fn rows(&self, rows: &[usize], device: &Device) -> ModelInput {
         match self {
             Self::Features(features) => ModelInput::Features(feature_rows(features, rows, device)),
-            Self::Tokens(padded) => {
-                let (ids, padding) = token_rows(padded, rows, device);
+            Self::Tokens { padded, trimmed } => {
+                let (ids, padding) = if *trimmed {
+                    token_rows_trimmed(padded, rows, device)
+                } else {
+                    token_rows(padded, rows, device)
+                };
                 ModelInput::Tokens {
                     ids,
                     padding: Some(padding),

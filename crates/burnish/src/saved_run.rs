@@ -6,7 +6,7 @@ use anyhow::Context;
 use burn::module::Module;
 use burn::tensor::Device;
 use burnish_backend::BackendKind;
-use burnish_models::Model;
+use burnish_models::{Model, ModelSpec};
 use burnish_train::Objective;
 
 use crate::Experiment;
@@ -47,13 +47,17 @@ impl SavedRun {
              `burnish generate` on it",
             path.display()
         );
-        let encoding = Encoding::load(&run_dir)?;
+        let encoding = Encoding::load(&run_dir, &experiment)?;
         let device = backend.unwrap_or(experiment.backend).open()?;
         let objective = encoding.objective();
         let weights = run_dir.file("model.bpk");
-        let model = experiment
-            .model
-            .build_for(&encoding.input_shape(), objective.d_output(), &device)?
+        let model = match &experiment.model {
+            ModelSpec::Bert(spec) => {
+                crate::pretrained::rebuild(&run_dir, spec, objective.d_output(), &device)?
+            }
+            spec => spec.build_for(&encoding.input_shape(), objective.d_output(), &device)?,
+        };
+        let model = model
             .try_load_file(&weights)
             .map_err(|error| anyhow::anyhow!("{error:?}"))
             .with_context(|| format!("cannot load the weights {}", weights.display()))?;

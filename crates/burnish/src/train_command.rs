@@ -15,7 +15,7 @@ use burnish_metrics::{
     ClassificationReport, ConfusionMatrix, ReportOptions, ZeroDivision, confusion_matrix_svg,
     training_curves_svg,
 };
-use burnish_models::{InputShape, Model};
+use burnish_models::{InputShape, Model, ModelSpec};
 use burnish_train::{
     Callback, Checkpoint, EpochLogger, Examples, FitData, FitOptions, Fitted, Objective,
     Predictions, ProcessGroup, predict_inputs,
@@ -315,6 +315,9 @@ pub fn train(options: &TrainOptions<'_>, out: &mut dyn Write) -> anyhow::Result<
 
     let model = build_model(experiment, &data, &run.device)?;
     data.encoding.save(run.run_dir()?)?;
+    if let ModelSpec::Bert(spec) = &experiment.model {
+        crate::pretrained::record(run.run_dir()?, spec)?;
+    }
     let fit_data = FitData {
         train: &data.train,
         valid: &data.valid,
@@ -354,6 +357,9 @@ fn start_run(options: &TrainOptions<'_>) -> anyhow::Result<RunStart> {
             // The run folder records the data file as found from here, so that `--resume`,
             // `evaluate` and `predict` find it again from the same place.
             experiment.data.path = experiment.data_path(&options.experiment);
+            if let ModelSpec::Bert(spec) = &mut experiment.model {
+                spec.pretrained = crate::experiment::beside(&spec.pretrained, &options.experiment);
+            }
             let run_dir = LazyRunDir::new(&options.runs, &experiment.name, experiment.to_toml());
             Ok(RunStart {
                 data_path: experiment.data_path(&options.experiment),
@@ -499,9 +505,17 @@ pub(crate) fn seeded_model(
     device: &Device,
 ) -> anyhow::Result<Model> {
     burnish_backend::seed(device, experiment.seed);
-    Ok(experiment
-        .model
-        .build_for(shape, d_output, &device.clone().autodiff())?)
+    let device = device.clone().autodiff();
+    match &experiment.model {
+        ModelSpec::Bert(spec) => {
+            let InputShape::Tokens { max_len, .. } = *shape else {
+                anyhow::bail!("a bert model reads token ids, not {}", shape.kind());
+            };
+            let (model, _) = crate::pretrained::build(spec, max_len, d_output, &device)?;
+            Ok(model)
+        }
+        spec => Ok(spec.build_for(shape, d_output, &device)?),
+    }
 }
 
 /// Predicts the test part of `data` with `model` (the inference copy) and scores it.

@@ -957,3 +957,125 @@ fn a_forecaster_reports_in_the_series_units_beside_persistence() {
     let cv = burnish(&["cv", "experiments/sunspots.toml"], runs.path());
     assert_one_line_error(&cv, &["`cv`", "forecaster", "burnish train"]);
 }
+
+/// A complete checkpoint folder made of the tiny random BERT the model tests use (its config
+/// and weights) and the real bert-base-uncased tokenizer the data tests use.
+fn tiny_bert_folder() -> tempfile::TempDir {
+    let folder = tempfile::tempdir().unwrap();
+    let crates = workspace_root().join("crates");
+    for (from, name) in [
+        ("burnish-models/tests/golden/hf/bert_tiny", "config.json"),
+        (
+            "burnish-models/tests/golden/hf/bert_tiny",
+            "model.safetensors",
+        ),
+        ("burnish-data/tests/golden/hf/bert_tiny", "tokenizer.json"),
+    ] {
+        std::fs::copy(crates.join(from).join(name), folder.path().join(name)).unwrap();
+    }
+    folder
+}
+
+#[test]
+fn a_pretrained_bert_fine_tunes_and_its_run_folder_serves_without_the_checkpoint() {
+    let runs = tempfile::tempdir().unwrap();
+    let checkpoint = tiny_bert_folder();
+    let pretrained = format!("model.pretrained={}", checkpoint.path().display());
+    let trained = burnish(
+        &[
+            "train",
+            "experiments/movie_reviews_minilm.toml",
+            "--quiet",
+            "--set",
+            &pretrained,
+            "--set",
+            "train.max_steps=3",
+            "--set",
+            "data.text.max_len=16",
+        ],
+        runs.path(),
+    );
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let trained_out = stdout(&trained);
+    assert!(
+        trained_out.contains("token ids (vocabulary 30522, up to 16 a row)"),
+        "the checkpoint's own tokenizer: {trained_out}"
+    );
+    let run = printed_folder(&trained_out, "run folder: ");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("pretrained.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        record["path"].as_str().unwrap(),
+        checkpoint.path().display().to_string()
+    );
+    let weights_sha256 = record["sha256"]["model.safetensors"].as_str().unwrap();
+    assert_eq!(weights_sha256.len(), 64, "{record}");
+    assert!(run.join("tokenizer.json").is_file() && run.join("pretrained_config.json").is_file());
+
+    // The checkpoint folder is not needed any more.
+    drop(checkpoint);
+    let evaluated = burnish_plain(&["evaluate", run.to_str().unwrap()]);
+    assert!(evaluated.status.success(), "{}", stderr(&evaluated));
+    let training_report = report_of(&trained_out)
+        .split_once('\n')
+        .unwrap()
+        .1
+        .trim_end();
+    assert!(stdout(&evaluated).contains(training_report));
+
+    let folder = tempfile::tempdir().unwrap();
+    let new = folder.path().join("new.csv");
+    std::fs::write(&new, "text\n\"a gorgeous , moving film .\"\nzyzzyva qwxv\n").unwrap();
+    let predicted = burnish_plain(&["predict", run.to_str().unwrap(), new.to_str().unwrap()]);
+    assert!(predicted.status.success(), "{}", stderr(&predicted));
+    let lines: Vec<String> = stdout(&predicted).lines().map(str::to_string).collect();
+    assert_eq!(
+        lines[0], "line,sentiment,p_negative,p_positive",
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 3, "{lines:?}");
+}
+
+#[test]
+fn a_bad_checkpoint_folder_is_named_in_one_line() {
+    let runs = tempfile::tempdir().unwrap();
+    let train = |pretrained: &Path, extra: &str| {
+        let pretrained = format!("model.pretrained={}", pretrained.display());
+        burnish(
+            &[
+                "train",
+                "experiments/movie_reviews_minilm.toml",
+                "--set",
+                &pretrained,
+                "--set",
+                extra,
+            ],
+            runs.path(),
+        )
+    };
+    let missing = train(Path::new("/no/such/checkpoint"), "train.max_steps=1");
+    assert_one_line_error(&missing, &["/no/such/checkpoint", "model.pretrained"]);
+
+    let checkpoint = tiny_bert_folder();
+    let too_long = train(checkpoint.path(), "data.text.max_len=65");
+    assert_one_line_error(&too_long, &["max_len = 65", "64 positions", "config.json"]);
+
+    std::fs::rename(
+        checkpoint.path().join("model.safetensors"),
+        checkpoint.path().join("pytorch_model.bin"),
+    )
+    .unwrap();
+    let pytorch_only = train(checkpoint.path(), "train.max_steps=1");
+    assert_one_line_error(&pytorch_only, &["model.safetensors", "pytorch_model.bin"]);
+
+    let config = checkpoint.path().join("config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("\"bert\"", "\"roberta\"")).unwrap();
+    let roberta = train(checkpoint.path(), "train.max_steps=1");
+    assert_one_line_error(&roberta, &["config.json", "\"roberta\" is not supported"]);
+    assert!(
+        !runs.path().exists() || std::fs::read_dir(runs.path()).unwrap().next().is_none(),
+        "no run folder for a failed start"
+    );
+}
