@@ -379,18 +379,7 @@ fn evaluate_and_predict_need_only_the_run_folder_and_the_data() {
         .to_string();
 
     // The test split, split again from the saved seed, gives the report training printed.
-    let evaluated = burnish_plain(&["evaluate", &run]);
-    assert!(evaluated.status.success(), "{}", stderr(&evaluated));
-    let evaluated_out = stdout(&evaluated);
-    let training_report = report_of(&trained_out)
-        .split_once('\n')
-        .unwrap()
-        .1
-        .trim_end();
-    assert!(
-        evaluated_out.contains(training_report),
-        "{evaluated_out}\nvs\n{training_report}"
-    );
+    assert_evaluate_repeats_the_training_report(Path::new(&run), &trained_out);
 
     // Predicting a file without the target column: one row per line, probabilities sum to 1.
     let folder = tempfile::tempdir().unwrap();
@@ -425,6 +414,23 @@ fn evaluate_and_predict_need_only_the_run_folder_and_the_data() {
     std::fs::write(&no_island, "bill_length_mm,bill_depth_mm\n39.1,18.7\n").unwrap();
     let failed = burnish_plain(&["predict", &run, no_island.to_str().unwrap()]);
     assert_one_line_error(&failed, &["island"]);
+}
+
+/// `burnish evaluate RUN` splits the test rows again from the saved seed and prints the report
+/// that training printed (`trained_out`).
+fn assert_evaluate_repeats_the_training_report(run: &Path, trained_out: &str) {
+    let evaluated = burnish_plain(&["evaluate", run.to_str().unwrap()]);
+    assert!(evaluated.status.success(), "{}", stderr(&evaluated));
+    let evaluated_out = stdout(&evaluated);
+    let training_report = report_of(trained_out)
+        .split_once('\n')
+        .unwrap()
+        .1
+        .trim_end();
+    assert!(
+        evaluated_out.contains(training_report),
+        "{evaluated_out}\nvs\n{training_report}"
+    );
 }
 
 /// The run or cv folder a command printed on its last `<label>: ` line.
@@ -837,14 +843,7 @@ fn a_text_classifier_trains_evaluates_and_predicts_from_its_run_folder() {
     let run = printed_folder(&trained_out, "run folder: ");
     assert!(run.join("text_encoder.json").is_file());
 
-    let evaluated = burnish_plain(&["evaluate", run.to_str().unwrap()]);
-    assert!(evaluated.status.success(), "{}", stderr(&evaluated));
-    let training_report = report_of(&trained_out)
-        .split_once('\n')
-        .unwrap()
-        .1
-        .trim_end();
-    assert!(stdout(&evaluated).contains(training_report));
+    assert_evaluate_repeats_the_training_report(&run, &trained_out);
 
     // New sentences, one of them with words the vocabulary never saw.
     let folder = tempfile::tempdir().unwrap();
@@ -1015,14 +1014,7 @@ fn a_pretrained_bert_fine_tunes_and_its_run_folder_serves_without_the_checkpoint
 
     // The checkpoint folder is not needed any more.
     drop(checkpoint);
-    let evaluated = burnish_plain(&["evaluate", run.to_str().unwrap()]);
-    assert!(evaluated.status.success(), "{}", stderr(&evaluated));
-    let training_report = report_of(&trained_out)
-        .split_once('\n')
-        .unwrap()
-        .1
-        .trim_end();
-    assert!(stdout(&evaluated).contains(training_report));
+    assert_evaluate_repeats_the_training_report(&run, &trained_out);
 
     let folder = tempfile::tempdir().unwrap();
     let new = folder.path().join("new.csv");
