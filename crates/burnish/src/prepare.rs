@@ -229,13 +229,17 @@ impl Encoding {
         Ok(Self { preprocessor, text })
     }
 
-    /// Writes the fitted encoding into `run_dir` (a pretrained tokenizer is written with its
-    /// checkpoint's record, by [`crate::pretrained::record`]).
+    /// Writes the fitted encoding into `run_dir`: a pretrained tokenizer as the very text of
+    /// the `tokenizer.json` it was read from.
     pub fn save(&self, run_dir: &RunDir) -> anyhow::Result<()> {
         self.preprocessor
             .save_json(&run_dir.file("preprocessor.json"))?;
-        if let Some(TextEncoding::Fitted(text)) = &self.text {
-            text.save_json(&run_dir.file(TEXT_ENCODER_FILE))?;
+        match &self.text {
+            Some(TextEncoding::Fitted(text)) => text.save_json(&run_dir.file(TEXT_ENCODER_FILE))?,
+            Some(TextEncoding::Pretrained(tokenizer)) => {
+                run_dir.write(crate::pretrained::TOKENIZER_COPY, tokenizer.json())?
+            }
+            None => {}
         }
         Ok(())
     }

@@ -99,8 +99,8 @@ pub fn rebuild(
     Ok(Model::Bert(head.init(body, device)))
 }
 
-/// Writes into `run_dir` the copies of the checkpoint's config and tokenizer and the record of
-/// where it came from.
+/// Writes into `run_dir` the copy of the checkpoint's config and the record of where it came
+/// from (the tokenizer is saved with the run's encoding, `prepare::Encoding::save`).
 pub fn record(run_dir: &RunDir, spec: &BertSpec) -> anyhow::Result<()> {
     let folder = checkpoint_folder(spec)?;
     let mut hashes = serde_json::Map::new();
@@ -115,13 +115,10 @@ pub fn record(run_dir: &RunDir, spec: &BertSpec) -> anyhow::Result<()> {
         "sha256": hashes,
     });
     run_dir.write(RECORD, serde_json::to_string_pretty(&record)?.as_bytes())?;
-    for (name, copy) in [(CONFIG, CONFIG_COPY), (TOKENIZER, TOKENIZER_COPY)] {
-        let path = folder.join(name);
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        run_dir.write(copy, &bytes)?;
-    }
-    Ok(())
+    let config = folder.join(CONFIG);
+    let bytes =
+        std::fs::read(&config).with_context(|| format!("cannot read {}", config.display()))?;
+    run_dir.write(CONFIG_COPY, &bytes)
 }
 
 fn head_config(spec: &BertSpec, d_output: usize) -> BertClassifierConfig {
