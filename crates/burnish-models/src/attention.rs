@@ -11,6 +11,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Tensor};
 
 use crate::StateDict;
+use crate::dropout_kernel::dropout;
 use crate::flex_math::applies_to;
 use crate::model::Error;
 use crate::softmax_kernel::attention_softmax;
@@ -65,6 +66,7 @@ impl MultiHeadAttentionConfig {
             query_key_value,
             output: LinearConfig::new(self.d_model, self.d_model).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
+            dropout_kernel: false,
             n_heads: self.n_heads,
             d_head: self.d_model / self.n_heads,
         }
@@ -78,6 +80,9 @@ pub struct MultiHeadAttention {
     query_key_value: Linear,
     output: Linear,
     dropout: Dropout,
+    /// Dropout through [`crate::dropout_kernel`] on flex (BERT's layers) rather than Burn's.
+    #[module(skip)]
+    dropout_kernel: bool,
     #[module(skip)]
     n_heads: usize,
     #[module(skip)]
@@ -120,6 +125,15 @@ impl KeyValueCache {
 }
 
 impl MultiHeadAttention {
+    /// The same layer with its dropout through [`crate::dropout_kernel`] on flex: faster, but
+    /// a different random stream from Burn's dropout.
+    pub(crate) fn with_dropout_kernel(self) -> Self {
+        Self {
+            dropout_kernel: true,
+            ..self
+        }
+    }
+
     /// The width of the input and output vectors.
     pub fn d_model(&self) -> usize {
         self.n_heads * self.d_head
@@ -272,9 +286,7 @@ impl MultiHeadAttention {
     /// `value` `[batch, n_heads, time_key, d_head]`.
     fn attend(&self, weights: Tensor<4>, value: Tensor<4>) -> (Tensor<3>, Tensor<4>) {
         let [batch, _, time_query, _] = weights.dims();
-        let context = self
-            .dropout
-            .forward(weights.clone())
+        let context = dropout(&self.dropout, weights.clone(), self.dropout_kernel)
             .matmul(value)
             .swap_dims(1, 2)
             .reshape([batch, time_query, self.d_model()]);

@@ -12,9 +12,10 @@
 //!
 //! Each encoder layer is an [`EncoderLayer`] (post-norm, BERT's activation and epsilon); the
 //! separate query, key and value projections of the checkpoint are packed into its one
-//! projection as they are loaded. While training, the layer's dropout also acts on the
-//! feed-forward block's hidden activations, where BERT has none, and one probability,
-//! `hidden_dropout_prob`, serves both BERT's dropouts (every released BERT sets both to 0.1).
+//! projection as they are loaded. While training, dropout acts where BERT's does: on the
+//! embeddings, the attention weights and each residual branch, not inside the feed-forward
+//! block; one probability, `hidden_dropout_prob`, serves for `attention_probs_dropout_prob` too
+//! (every released BERT sets both to 0.1).
 
 use burn::module::Module;
 use burn::nn::{
@@ -26,6 +27,7 @@ use burn::tensor::{Bool, Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::attention::{load_layer_norm, load_linear, load_param};
+use crate::dropout_kernel::dropout;
 use crate::layer_norm_kernel::layer_norm;
 use crate::model::Error;
 use crate::pooling::mean_over_valid;
@@ -196,7 +198,9 @@ impl BertConfig {
             embedding_norm: LayerNormConfig::new(self.d_model)
                 .with_epsilon(self.layer_norm_eps)
                 .init(device),
-            layers: (0..self.n_layers).map(|_| layer.init(device)).collect(),
+            layers: (0..self.n_layers)
+                .map(|_| layer.init(device).with_dropout_kernel())
+                .collect(),
             pooler: LinearConfig::new(self.d_model, self.d_model).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             norm_eps: self.layer_norm_eps,
@@ -213,6 +217,7 @@ impl BertConfig {
             dropout: self.dropout,
             activation: self.activation,
             norm_first: false,
+            feed_forward_dropout: false,
             layer_norm_eps: self.layer_norm_eps,
         }
     }
@@ -288,9 +293,8 @@ impl Bert {
                 .unsqueeze_dim(0),
         };
         let summed = self.word_embeddings.forward(ids) + positions + types;
-        let mut hidden =
-            self.dropout
-                .forward(layer_norm(&self.embedding_norm, summed, self.norm_eps));
+        let normalized = layer_norm(&self.embedding_norm, summed, self.norm_eps);
+        let mut hidden = dropout(&self.dropout, normalized, true);
         for layer in &self.layers {
             hidden = layer.forward(hidden, padding.clone(), false);
         }
@@ -617,7 +621,7 @@ impl BertClassifier {
             BertPooling::Mean => mean_over_valid(hidden, padding),
             BertPooling::Cls => self.body.pool(hidden),
         };
-        self.head.forward(self.dropout.forward(summary))
+        self.head.forward(dropout(&self.dropout, summary, true))
     }
 
     /// The pretrained body.

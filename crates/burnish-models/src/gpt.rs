@@ -99,6 +99,7 @@ impl GptConfig {
             dropout: self.dropout,
             activation: Activation::Gelu,
             norm_first: true,
+            feed_forward_dropout: true,
             layer_norm_eps: LAYER_NORM_EPS,
         }
     }

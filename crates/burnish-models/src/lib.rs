@@ -11,6 +11,7 @@
 mod activation;
 mod attention;
 mod bert;
+mod dropout_kernel;
 mod flex_math;
 mod gelu_kernel;
 mod gpt;

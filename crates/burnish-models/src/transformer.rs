@@ -17,6 +17,7 @@ use crate::attention::{
     KeyValueCache, MultiHeadAttention, MultiHeadAttentionConfig, layer_norm_to_torch,
     linear_to_torch, load_layer_norm, load_linear, torch_name, validate_dropout,
 };
+use crate::dropout_kernel::dropout;
 use crate::layer_norm_kernel::layer_norm;
 use crate::model::Error;
 use crate::pooling::{max_over_valid, mean_over_valid};
@@ -34,6 +35,9 @@ pub struct EncoderLayerConfig {
     pub d_ff: usize,
     /// The dropout probability on attention weights and on each residual branch.
     pub dropout: f64,
+    /// Dropout also on the feed-forward block's hidden activations, as PyTorch's
+    /// `nn.TransformerEncoderLayer` places it; BERT and GPT-2 have none there.
+    pub feed_forward_dropout: bool,
     /// The non-linearity of the feed-forward block.
     pub activation: Activation,
     /// Layer normalisation before each block (pre-norm) rather than after each residual sum
@@ -73,6 +77,8 @@ impl EncoderLayerConfig {
             dropout: DropoutConfig::new(self.dropout).init(),
             activation: self.activation,
             norm_first: self.norm_first,
+            feed_forward_dropout: self.feed_forward_dropout,
+            dropout_kernel: false,
             norm_eps: self.layer_norm_eps,
         }
     }
@@ -99,6 +105,11 @@ pub struct EncoderLayer {
     activation: Activation,
     #[module(skip)]
     norm_first: bool,
+    #[module(skip)]
+    feed_forward_dropout: bool,
+    /// Dropout through [`crate::dropout_kernel`] on flex (BERT's layers) rather than Burn's.
+    #[module(skip)]
+    dropout_kernel: bool,
     /// The epsilon `norm1` and `norm2` were built with (Burn's `LayerNorm` keeps it private).
     #[module(skip)]
     norm_eps: f64,
@@ -137,6 +148,16 @@ impl EncoderLayer {
         })
     }
 
+    /// The same layer with its dropouts through [`crate::dropout_kernel`] on flex: faster,
+    /// but a different random stream from Burn's dropout.
+    pub(crate) fn with_dropout_kernel(self) -> Self {
+        Self {
+            self_attention: self.self_attention.with_dropout_kernel(),
+            dropout_kernel: true,
+            ..self
+        }
+    }
+
     /// Takes the weights of a PyTorch `nn.TransformerEncoderLayer` found under `prefix` (such
     /// as `encoder.layers.0`; empty for a bare layer).
     pub fn load_torch(mut self, state_dict: &StateDict, prefix: &str) -> Result<Self, Error> {
@@ -171,20 +192,28 @@ impl EncoderLayer {
         let norm2 = |x| layer_norm(&self.norm2, x, self.norm_eps);
         if self.norm_first {
             let attended = self_attention(norm1(input.clone()));
-            let hidden = input + self.dropout.forward(attended);
+            let hidden = input + self.drop(attended);
             let fed = self.feed_forward(norm2(hidden.clone()));
-            hidden + self.dropout.forward(fed)
+            hidden + self.drop(fed)
         } else {
             let attended = self_attention(input.clone());
-            let hidden = norm1(input + self.dropout.forward(attended));
+            let hidden = norm1(input + self.drop(attended));
             let fed = self.feed_forward(hidden.clone());
-            norm2(hidden + self.dropout.forward(fed))
+            norm2(hidden + self.drop(fed))
         }
+    }
+
+    fn drop(&self, input: Tensor<3>) -> Tensor<3> {
+        dropout(&self.dropout, input, self.dropout_kernel)
     }
 
     fn feed_forward(&self, input: Tensor<3>) -> Tensor<3> {
         let hidden = self.activation.forward(self.linear1.forward(input));
-        self.linear2.forward(self.dropout.forward(hidden))
+        if self.feed_forward_dropout {
+            self.linear2.forward(self.drop(hidden))
+        } else {
+            self.linear2.forward(hidden)
+        }
     }
 }
 
@@ -310,6 +339,7 @@ impl TransformerClassifierConfig {
             dropout: self.dropout,
             activation: self.activation,
             norm_first: self.norm_first,
+            feed_forward_dropout: true,
             layer_norm_eps: 1e-5,
         }
     }
@@ -417,4 +447,36 @@ pub fn sinusoidal_positions(time: usize, d_model: usize, device: &Device) -> Ten
         }
     }
     Tensor::from_data(TensorData::new(values, [time, d_model]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    use super::*;
+
+    /// While training, BERT's layout (`feed_forward_dropout: false`) leaves the feed-forward
+    /// block's hidden activations alone, and PyTorch's drops some: two passes over the same
+    /// input agree only in the first.
+    #[rstest::rstest]
+    fn feed_forward_dropout_acts_only_where_asked(#[values(false, true)] inside: bool) {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let layer = EncoderLayerConfig {
+            d_model: 8,
+            n_heads: 2,
+            d_ff: 32,
+            dropout: 0.5,
+            feed_forward_dropout: inside,
+            activation: Activation::Relu,
+            norm_first: false,
+            layer_norm_eps: 1e-5,
+        }
+        .init(&device);
+        let input = Tensor::<3>::random([2, 5, 8], Distribution::Default, &device);
+        let first = layer.feed_forward(input.clone());
+        let second = layer.feed_forward(input);
+        let gap = crate::compare::max_abs_difference::<3>(first, second);
+        assert_eq!(gap == 0.0, !inside, "the two passes differ by {gap}");
+    }
 }

@@ -119,6 +119,7 @@ impl VitConfig {
             dropout: self.dropout,
             activation: Activation::Gelu,
             norm_first: true,
+            feed_forward_dropout: true,
             layer_norm_eps: LAYER_NORM_EPS,
         }
     }

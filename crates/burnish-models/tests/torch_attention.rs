@@ -108,6 +108,7 @@ fn encoder_layer_error(case: &Value, weights: &StateDict, device: &Device) -> f3
         n_heads: size(&module["n_heads"]),
         d_ff: size(&module["d_ff"]),
         dropout: 0.0,
+        feed_forward_dropout: true,
         activation: serde_json::from_value::<Activation>(module["activation"].clone()).unwrap(),
         norm_first: module["norm_first"].as_bool().unwrap(),
         layer_norm_eps: module["layer_norm_eps"].as_f64().unwrap(),

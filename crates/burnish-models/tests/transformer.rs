@@ -47,6 +47,7 @@ fn layer_config(norm_first: bool) -> EncoderLayerConfig {
         n_heads: 2,
         d_ff: 16,
         dropout: 0.0,
+        feed_forward_dropout: true,
         activation: Activation::Relu,
         norm_first,
         layer_norm_eps: 1e-5,
