@@ -108,6 +108,15 @@ pub enum Error {
         byte: u8,
     },
 
+    /// A text file holds bytes that are not UTF-8.
+    #[error("{}: not UTF-8 text: byte {offset} starts an invalid sequence", .path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The 0-based offset of the first byte that is not part of a valid character.
+        offset: u64,
+    },
+
     /// The header reads as one column whose name holds another delimiter: the file is
     /// separated by that, not by the delimiter it was read with.
     #[error(

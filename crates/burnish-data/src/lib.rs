@@ -7,7 +7,8 @@
 //! [`split`] makes seeded train/validation/test splits and k folds, plain or stratified.
 //! Beyond tables: [`text`] tokenizes texts and numbers their tokens with a vocabulary fitted on
 //! the training texts, [`pretrained_tokenizer`] encodes texts with a checkpoint's own
-//! `tokenizer.json`, [`series`] cuts a time series into forecasting windows in time order,
+//! `tokenizer.json`, [`token_file`] tokenizes a corpus once into flat files of ids as a stream,
+//! [`series`] cuts a time series into forecasting windows in time order,
 //! and [`image`] arranges pixel columns as `[n, channels, height, width]` images.
 //!
 //! [`loader`] hands the result to Burn: a `Dataset` and a `Batcher` of tabular rows, and the
@@ -37,6 +38,7 @@ pub mod split;
 pub mod table;
 pub mod text;
 pub mod text_loader;
+pub mod token_file;
 
 mod json_file;
 
@@ -65,9 +67,10 @@ pub use series_loader::{SeriesBatch, SeriesBatcher, SeriesDataset, SeriesItem};
 pub use split::{Fold, Split, SplitRatios, k_fold, stratified_k_fold, train_valid_test_split};
 pub use table::{Column, ColumnData, StringValues, Table};
 pub use text::{
-    PAD, PAD_TOKEN, PaddedBatch, TextEncoder, TextEncoderConfig, Tokenizer, Truncation, UNK,
-    UNK_TOKEN, Vocabulary, VocabularyConfig, pad_batch,
+    PAD, PAD_TOKEN, PaddedBatch, TextEncoder, TextEncoderConfig, TokenCounts, Tokenizer,
+    Truncation, UNK, UNK_TOKEN, Vocabulary, VocabularyConfig, pad_batch,
 };
 pub use text_loader::{
     TextBatch, TextBatcher, TextDataset, TextItem, token_rows, token_rows_trimmed,
 };
+pub use token_file::{PreparePass, PrepareTextConfig, TokenFileMeta, prepare_text};

@@ -211,6 +211,57 @@ impl VocabularyConfig {
     }
 }
 
+/// How often each token occurs, counted text by text: [`Vocabulary::fit`] for texts that
+/// arrive in pieces (a corpus read as a stream). Counting the pieces of a text gives the
+/// counts of the whole when no token spans two pieces.
+#[derive(Clone, Debug, Default)]
+pub struct TokenCounts {
+    counts: HashMap<String, usize>,
+}
+
+impl TokenCounts {
+    /// Counts the tokens of `text`.
+    pub fn add(&mut self, text: &str, tokenizer: &Tokenizer) {
+        let counts = &mut self.counts;
+        tokenizer.for_each_token(text, |token| match counts.get_mut(token) {
+            Some(count) => *count += 1,
+            None => {
+                counts.insert(token.to_owned(), 1);
+            }
+        });
+    }
+
+    /// The vocabulary of the counted tokens, as [`Vocabulary::fit`] numbers them.
+    pub fn into_vocabulary(self, config: &VocabularyConfig) -> Result<Vocabulary, Error> {
+        config.validate()?;
+        let counts = self.counts;
+        let n_distinct = counts.len();
+        let mut frequent: Vec<(String, usize)> = counts
+            .into_iter()
+            .filter(|(_, count)| *count >= config.min_freq)
+            .collect();
+        if frequent.is_empty() {
+            return Err(Error::EmptyVocabulary {
+                min_freq: config.min_freq,
+                n_distinct,
+            });
+        }
+        frequent.sort_unstable_by(|(token_a, count_a), (token_b, count_b)| {
+            count_b.cmp(count_a).then_with(|| token_a.cmp(token_b))
+        });
+        let mut tokens: Vec<String> = if config.special_tokens {
+            vec![PAD_TOKEN.to_string(), UNK_TOKEN.to_string()]
+        } else {
+            Vec::new()
+        };
+        let room = config.max_size.map_or(usize::MAX, |max_size| {
+            max_size.saturating_sub(config.n_special_tokens())
+        });
+        tokens.extend(frequent.into_iter().take(room).map(|(token, _)| token));
+        Ok(Vocabulary::from_tokens(tokens, config.special_tokens))
+    }
+}
+
 /// Token ↔ id, fitted on the training texts.
 ///
 /// Ids are dense from 0: the special tokens first (`<pad>` = [`PAD`], `<unk>` = [`UNK`]) when
@@ -245,39 +296,11 @@ impl Vocabulary {
         config: &VocabularyConfig,
     ) -> Result<Vocabulary, Error> {
         config.validate()?;
-        let mut counts: HashMap<String, usize> = HashMap::new();
+        let mut counts = TokenCounts::default();
         for text in train_texts {
-            tokenizer.for_each_token(text, |token| match counts.get_mut(token) {
-                Some(count) => *count += 1,
-                None => {
-                    counts.insert(token.to_owned(), 1);
-                }
-            });
+            counts.add(text, tokenizer);
         }
-        let n_distinct = counts.len();
-        let mut frequent: Vec<(String, usize)> = counts
-            .into_iter()
-            .filter(|(_, count)| *count >= config.min_freq)
-            .collect();
-        if frequent.is_empty() {
-            return Err(Error::EmptyVocabulary {
-                min_freq: config.min_freq,
-                n_distinct,
-            });
-        }
-        frequent.sort_unstable_by(|(token_a, count_a), (token_b, count_b)| {
-            count_b.cmp(count_a).then_with(|| token_a.cmp(token_b))
-        });
-        let mut tokens: Vec<String> = if config.special_tokens {
-            vec![PAD_TOKEN.to_string(), UNK_TOKEN.to_string()]
-        } else {
-            Vec::new()
-        };
-        let room = config.max_size.map_or(usize::MAX, |max_size| {
-            max_size.saturating_sub(config.n_special_tokens())
-        });
-        tokens.extend(frequent.into_iter().take(room).map(|(token, _)| token));
-        Ok(Vocabulary::from_tokens(tokens, config.special_tokens))
+        counts.into_vocabulary(config)
     }
 
     fn from_tokens(tokens: Vec<String>, special_tokens: bool) -> Vocabulary {

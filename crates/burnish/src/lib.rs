@@ -15,6 +15,7 @@ pub mod lr_find_command;
 pub mod multi_process;
 pub mod predict_command;
 pub mod prepare;
+pub mod prepare_text_command;
 pub mod pretrained;
 pub mod progress;
 pub mod run_dir;

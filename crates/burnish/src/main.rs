@@ -13,6 +13,7 @@ use burnish::language_model::{GenerateOptions, generate};
 use burnish::lr_find_command::{LrFindOptions, find_learning_rate};
 use burnish::multi_process::launcher_size;
 use burnish::predict_command::predict_file;
+use burnish::prepare_text_command::{PrepareTextOptions, parse_tokenizer, prepare_text_files};
 use burnish::train_command::{Progress, TrainOptions, train};
 use burnish_backend::BackendKind;
 use burnish_models::GenerationConfig;
@@ -177,6 +178,30 @@ enum Command {
         /// Override the run's backend.
         #[arg(long)]
         backend: Option<String>,
+    },
+    /// Tokenize a text corpus once into token files: DIR/train.bin, DIR/valid.bin, DIR/meta.json.
+    ///
+    /// Reads the corpus as a stream (three passes: characters, the training part's
+    /// vocabulary, the ids), so it need not fit in memory. The ids are little-endian u16 when
+    /// the vocabulary has at most 65,536 entries, u32 otherwise; the held-out tail and the
+    /// vocabulary are cut and fitted exactly as `train` does with `[data] language_model`.
+    /// meta.json records the vocabulary, the token counts and the corpus's size and SHA-256.
+    /// Training from these files is not wired in yet.
+    PrepareText {
+        /// The text file (UTF-8).
+        corpus: PathBuf,
+        /// The folder to write (created if missing).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// How the text is cut into tokens: char or word.
+        #[arg(long, default_value = "char")]
+        tokenizer: String,
+        /// Lowercase the text before cutting it.
+        #[arg(long)]
+        lowercase: bool,
+        /// The share of the characters at the end held out for validation.
+        #[arg(long, default_value_t = 0.1)]
+        valid: f64,
     },
     /// List the data sets that ship in datasets/: rows, task, source and licence.
     ///
@@ -412,6 +437,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 &mut stdout,
             )?;
+        }
+        Command::PrepareText {
+            corpus,
+            out,
+            tokenizer,
+            lowercase,
+            valid,
+        } => {
+            let options = PrepareTextOptions {
+                corpus,
+                out,
+                config: burnish::data::PrepareTextConfig {
+                    tokenizer: parse_tokenizer(&tokenizer, lowercase)?,
+                    valid,
+                    ..Default::default()
+                },
+                bars: std::io::stdout().is_terminal(),
+            };
+            prepare_text_files(&options, &mut stdout)?;
         }
         Command::Datasets { dir } => {
             list_datasets(&dir, &mut stdout)?;

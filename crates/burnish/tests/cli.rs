@@ -1071,3 +1071,58 @@ fn a_bad_checkpoint_folder_is_named_in_one_line() {
         "no run folder for a failed start"
     );
 }
+
+#[test]
+fn prepare_text_writes_token_files_and_names_a_bad_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tokens");
+    let out_arg = out.to_str().unwrap();
+    let output = burnish_plain(&[
+        "prepare-text",
+        "datasets/tiny_shakespeare.txt",
+        "-o",
+        out_arg,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout(&output);
+    for pass in ["scan", "vocabulary", "encode"] {
+        assert!(
+            printed.contains(&format!("{pass}: 1115394 bytes in")),
+            "{printed}"
+        );
+    }
+    // 1,115,394 characters, the last 10% held out; 65 characters and the 2 special tokens.
+    assert!(
+        printed.contains("1003855 tokens to train") && printed.contains("111539 held out"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("vocabulary 67, 2 bytes an id"),
+        "{printed}"
+    );
+    let train = std::fs::metadata(out.join("train.bin")).unwrap().len();
+    assert_eq!(train, 2 * 1003855);
+    assert!(
+        !printed.contains('\u{1b}'),
+        "no control characters off a terminal"
+    );
+
+    let missing = burnish_plain(&["prepare-text", "no/such.txt", "-o", out_arg]);
+    assert_one_line_error(&missing, &["cannot prepare no/such.txt", "file not found"]);
+    let binary = dir.path().join("binary.txt");
+    std::fs::write(&binary, [b'a', b' ', 0xc3, b'(', b'\n']).unwrap();
+    let bad = burnish_plain(&["prepare-text", binary.to_str().unwrap(), "-o", out_arg]);
+    assert_one_line_error(&bad, &["not UTF-8 text: byte 2 starts an invalid sequence"]);
+    let tokenizer = burnish_plain(&[
+        "prepare-text",
+        "datasets/tiny_shakespeare.txt",
+        "-o",
+        out_arg,
+        "--tokenizer",
+        "bpe",
+    ]);
+    assert_one_line_error(
+        &tokenizer,
+        &["--tokenizer \"bpe\": expected \"char\" or \"word\""],
+    );
+}
