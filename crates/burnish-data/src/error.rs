@@ -108,6 +108,15 @@ pub enum Error {
         byte: u8,
     },
 
+    /// A token file (`train.bin`, `valid.bin`) or its `meta.json` does not hold what it should.
+    #[error("{}: {reason}", .path.display())]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A text file holds bytes that are not UTF-8.
     #[error("{}: not UTF-8 text: byte {offset} starts an invalid sequence", .path.display())]
     NotUtf8 {

@@ -73,4 +73,6 @@ pub use text::{
 pub use text_loader::{
     TextBatch, TextBatcher, TextDataset, TextItem, token_rows, token_rows_trimmed,
 };
-pub use token_file::{PreparePass, PrepareTextConfig, TokenFileMeta, prepare_text};
+pub use token_file::{
+    PreparePass, PrepareTextConfig, TokenFileMeta, TokenFileStream, TokenPart, prepare_text,
+};

@@ -408,6 +408,211 @@ impl IdWriter {
     }
 }
 
+/// The part of a folder of token files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenPart {
+    /// `train.bin`.
+    Train,
+    /// `valid.bin`.
+    Valid,
+}
+
+/// One `.bin` file of a folder of token files, read by position: window `start` holds ids
+/// `start..start + context_len` as inputs and the same shifted by one as targets, as
+/// [`TokenStreamDataset::window`](crate::TokenStreamDataset::window) cuts ids held in memory.
+/// Only the ids of the windows asked for are read (`pread`), widened to `i64` in the batch.
+///
+/// Not yet an input of `burnish train`: the training loop's `Examples` cannot report a read
+/// error, which this type can.
+#[derive(Debug)]
+pub struct TokenFileStream {
+    path: PathBuf,
+    file: File,
+    id_bytes: usize,
+    n_ids: u64,
+    vocab_size: usize,
+    context_len: usize,
+    /// The size and modification time at opening, to notice a file that changes.
+    stamp: (u64, Option<std::time::SystemTime>),
+}
+
+impl TokenFileStream {
+    /// Opens `part` of the token files in `dir`, described by `meta`, for windows of
+    /// `context_len` ids. Fails, naming the file, when it is missing, is not a whole number of
+    /// ids, holds another number of ids than `meta.json` says, or is too short for a window.
+    pub fn open(
+        dir: &Path,
+        part: TokenPart,
+        meta: &TokenFileMeta,
+        context_len: usize,
+    ) -> Result<Self, Error> {
+        let (name, expected) = match part {
+            TokenPart::Train => (TRAIN_FILE, meta.train_tokens),
+            TokenPart::Valid => (VALID_FILE, meta.valid_tokens),
+        };
+        let path = dir.join(name);
+        let file = File::open(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => Error::FileNotFound { path: path.clone() },
+            _ => Error::Io {
+                path: path.clone(),
+                source,
+            },
+        })?;
+        let stamp = stamp_of(&file, &path)?;
+        let id_bytes = usize::from(meta.id_bytes);
+        if !matches!(id_bytes, 2 | 4) {
+            return Err(token_file_error(
+                &dir.join(META_FILE),
+                format!("id_bytes is {id_bytes}; 2 or 4 expected"),
+            ));
+        }
+        let bytes = stamp.0;
+        if bytes % id_bytes as u64 != 0 {
+            return Err(token_file_error(
+                &path,
+                format!("{bytes} bytes are not a whole number of {id_bytes}-byte ids"),
+            ));
+        }
+        let n_ids = bytes / id_bytes as u64;
+        if n_ids != expected {
+            return Err(token_file_error(
+                &path,
+                format!("holds {n_ids} ids, but {META_FILE} says {expected}"),
+            ));
+        }
+        if context_len == 0 || n_ids <= context_len as u64 {
+            return Err(token_file_error(
+                &path,
+                format!(
+                    "{n_ids} ids are too few for one window of {context_len} ids and its \
+                     next-token targets"
+                ),
+            ));
+        }
+        Ok(Self {
+            path,
+            file,
+            id_bytes,
+            n_ids,
+            vocab_size: meta.vocabulary.len(),
+            context_len,
+            stamp,
+        })
+    }
+
+    /// The number of ids in the file.
+    pub fn n_ids(&self) -> u64 {
+        self.n_ids
+    }
+
+    /// The number of windows: the number of ids minus `context_len`.
+    pub fn n_windows(&self) -> usize {
+        (self.n_ids - self.context_len as u64) as usize
+    }
+
+    /// The length of every window.
+    pub fn context_len(&self) -> usize {
+        self.context_len
+    }
+
+    /// Appends the inputs and targets of the window that starts at `start` to `inputs` and
+    /// `targets`. Fails, naming the file, when the read fails, the file has changed since it
+    /// was opened, or an id is beyond the vocabulary.
+    ///
+    /// # Panics
+    /// When `start >= self.n_windows()`.
+    pub fn read_window(
+        &self,
+        start: usize,
+        inputs: &mut Vec<i64>,
+        targets: &mut Vec<i64>,
+    ) -> Result<(), Error> {
+        use std::os::unix::fs::FileExt;
+
+        assert!(
+            start < self.n_windows(),
+            "window {start} is out of range: the file has {} windows",
+            self.n_windows()
+        );
+        let mut bytes = vec![0u8; (self.context_len + 1) * self.id_bytes];
+        self.file
+            .read_exact_at(&mut bytes, (start * self.id_bytes) as u64)
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        let first = inputs.len();
+        for (k, id) in bytes.chunks_exact(self.id_bytes).enumerate() {
+            let id = match *id {
+                [a, b] => u64::from(u16::from_le_bytes([a, b])),
+                [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+                _ => unreachable!("ids are 2 or 4 bytes"),
+            };
+            if id >= self.vocab_size as u64 {
+                self.check_unchanged()?;
+                return Err(token_file_error(
+                    &self.path,
+                    format!(
+                        "id {id} at position {} is beyond the vocabulary of {} in {META_FILE}",
+                        start + k,
+                        self.vocab_size
+                    ),
+                ));
+            }
+            if k < self.context_len {
+                inputs.push(id as i64);
+            }
+            if k > 0 {
+                targets.push(id as i64);
+            }
+        }
+        debug_assert_eq!(inputs.len() - first, self.context_len);
+        Ok(())
+    }
+
+    /// The windows that start at `starts`, in that order: `[starts.len(), context_len]` inputs
+    /// and targets, row-major.
+    pub fn read_windows(&self, starts: &[usize]) -> Result<(Vec<i64>, Vec<i64>), Error> {
+        let mut inputs = Vec::with_capacity(starts.len() * self.context_len);
+        let mut targets = Vec::with_capacity(starts.len() * self.context_len);
+        for &start in starts {
+            self.read_window(start, &mut inputs, &mut targets)?;
+        }
+        Ok((inputs, targets))
+    }
+
+    /// Fails, naming the file, when its size or modification time differ from when it was
+    /// opened (another `prepare-text` wrote over it, for example).
+    pub fn check_unchanged(&self) -> Result<(), Error> {
+        let now = stamp_of(&self.file, &self.path)?;
+        if now != self.stamp {
+            return Err(token_file_error(
+                &self.path,
+                format!(
+                    "the file changed while it was being read (size {} bytes, now {})",
+                    self.stamp.0, now.0
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn stamp_of(file: &File, path: &Path) -> Result<(u64, Option<std::time::SystemTime>), Error> {
+    let metadata = file.metadata().map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok((metadata.len(), metadata.modified().ok()))
+}
+
+fn token_file_error(path: &Path, reason: String) -> Error {
+    Error::TokenFile {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,6 +729,101 @@ mod tests {
         assert_eq!(
             error.to_string(),
             format!("{}: file not found", missing.display())
+        );
+    }
+
+    fn prepared(text: &str) -> (tempfile::TempDir, TokenFileMeta) {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = dir.path().join("corpus.txt");
+        std::fs::write(&corpus, text).unwrap();
+        let meta = prepare_text(
+            &corpus,
+            &dir.path().join("tokens"),
+            &PrepareTextConfig::default(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        (dir, meta)
+    }
+
+    /// Windows read by position are the in-memory stream's windows.
+    #[test]
+    fn file_windows_are_the_in_memory_windows() {
+        let text = "to be or not to be, that is the question\n".repeat(30);
+        let (dir, meta) = prepared(&text);
+        let tokens = dir.path().join("tokens");
+        let (_, train, _) = in_memory(&text, meta.tokenizer, 0.1);
+        let memory = crate::TokenStreamDataset::new(&train, 16).unwrap();
+        let file = TokenFileStream::open(&tokens, TokenPart::Train, &meta, 16).unwrap();
+        assert_eq!(file.n_windows(), memory.n_windows());
+        let starts = [0, 5, file.n_windows() - 1, 17];
+        let (inputs, targets) = file.read_windows(&starts).unwrap();
+        for (k, &start) in starts.iter().enumerate() {
+            let (want_inputs, want_targets) = memory.window(start);
+            assert_eq!(&inputs[k * 16..][..16], want_inputs);
+            assert_eq!(&targets[k * 16..][..16], want_targets);
+        }
+        let valid = TokenFileStream::open(&tokens, TokenPart::Valid, &meta, 16).unwrap();
+        assert_eq!(valid.n_ids(), meta.valid_tokens);
+    }
+
+    /// A torn file, a count that disagrees with meta.json, an id beyond the vocabulary and a
+    /// file rewritten while open are errors naming the file.
+    #[test]
+    fn bad_token_files_are_named() {
+        let text = "abcdefgh ".repeat(40);
+        let (dir, meta) = prepared(&text);
+        let tokens = dir.path().join("tokens");
+        let train = tokens.join(TRAIN_FILE);
+        let open = || TokenFileStream::open(&tokens, TokenPart::Train, &meta, 8);
+        let good = std::fs::read(&train).unwrap();
+
+        std::fs::write(&train, &good[..good.len() - 1]).unwrap();
+        let message = open().unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "{}: {} bytes are not a whole number of 2-byte ids",
+                train.display(),
+                good.len() - 1
+            )
+        );
+        std::fs::write(&train, &good[..good.len() - 2]).unwrap();
+        let message = open().unwrap_err().to_string();
+        assert!(
+            message.ends_with(&format!(
+                "holds {} ids, but meta.json says {}",
+                meta.train_tokens - 1,
+                meta.train_tokens
+            )),
+            "{message}"
+        );
+
+        let mut beyond = good.clone();
+        beyond[6..8].copy_from_slice(&500u16.to_le_bytes());
+        std::fs::write(&train, &beyond).unwrap();
+        let stream = open().unwrap();
+        let message = stream.read_windows(&[0]).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "{}: id 500 at position 3 is beyond the vocabulary of {} in meta.json",
+                train.display(),
+                meta.vocabulary.len()
+            )
+        );
+
+        std::fs::write(&train, &good).unwrap();
+        let stream = open().unwrap();
+        std::fs::write(&train, [&good[..], &good[..2]].concat()).unwrap();
+        let message = stream.check_unchanged().unwrap_err().to_string();
+        assert!(
+            message.contains("the file changed while it was being read"),
+            "{message}"
+        );
+        assert!(
+            message.starts_with(&train.display().to_string()),
+            "{message}"
         );
     }
 }
