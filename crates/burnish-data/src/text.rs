@@ -15,6 +15,7 @@
 //! tensors: it hands out plain `usize` and `i64` ids.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -211,12 +212,39 @@ impl VocabularyConfig {
     }
 }
 
+/// Token → number. Keyed by FNV-1a rather than std's SipHash: tokens are short strings, for
+/// which SipHash (built to resist chosen collisions, which a worst-case corpus would only slow
+/// down) costs several times more per lookup, and a corpus is one lookup per token.
+type TokenMap = HashMap<String, usize, BuildHasherDefault<Fnv1a>>;
+
+/// The 64-bit FNV-1a hash.
+#[derive(Clone, Copy, Debug)]
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// How often each token occurs, counted text by text: [`Vocabulary::fit`] for texts that
 /// arrive in pieces (a corpus read as a stream). Counting the pieces of a text gives the
 /// counts of the whole when no token spans two pieces.
 #[derive(Clone, Debug, Default)]
 pub struct TokenCounts {
-    counts: HashMap<String, usize>,
+    counts: TokenMap,
 }
 
 impl TokenCounts {
@@ -281,7 +309,7 @@ impl TokenCounts {
 #[serde(try_from = "VocabularyFile", into = "VocabularyFile")]
 pub struct Vocabulary {
     tokens: Vec<String>,
-    ids: HashMap<String, usize>,
+    ids: TokenMap,
     special_tokens: bool,
 }
 

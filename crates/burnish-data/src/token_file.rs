@@ -21,7 +21,7 @@
 //! Memory: one piece and the vocabulary's counts.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -364,10 +364,15 @@ fn read_pieces(
 /// Appends ids to a `.bin` file, `id_bytes` little-endian bytes each.
 struct IdWriter {
     path: PathBuf,
-    file: BufWriter<File>,
+    file: File,
+    /// Ids not yet written: one `write` per megabyte rather than per id.
+    pending: Vec<u8>,
     id_bytes: u8,
     written: u64,
 }
+
+/// The bytes an [`IdWriter`] gathers before it writes them.
+const WRITE_BYTES: usize = 1 << 20;
 
 impl IdWriter {
     fn create(path: &Path, id_bytes: u8) -> Result<Self, Error> {
@@ -377,33 +382,41 @@ impl IdWriter {
         })?;
         Ok(Self {
             path: path.to_path_buf(),
-            file: BufWriter::with_capacity(1 << 20, file),
+            file,
+            pending: Vec::with_capacity(WRITE_BYTES + 4),
             id_bytes,
             written: 0,
         })
     }
 
     fn push(&mut self, id: usize) -> Result<(), Error> {
-        let result = match self.id_bytes {
-            2 => self.file.write_all(&(id as u16).to_le_bytes()),
-            _ => self.file.write_all(&(id as u32).to_le_bytes()),
-        };
+        match self.id_bytes {
+            2 => self.pending.extend_from_slice(&(id as u16).to_le_bytes()),
+            _ => self.pending.extend_from_slice(&(id as u32).to_le_bytes()),
+        }
         self.written += 1;
+        if self.pending.len() >= WRITE_BYTES {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    fn write_pending(&mut self) -> Result<(), Error> {
+        let result = self.file.write_all(&self.pending);
+        self.pending.clear();
         result.map_err(|source| Error::Io {
             path: self.path.clone(),
             source,
         })
     }
 
-    /// Flushes the file and returns the number of ids written.
+    /// Writes what is pending, syncs the file and returns the number of ids written.
     fn finish(mut self) -> Result<u64, Error> {
-        self.file
-            .flush()
-            .and_then(|()| self.file.get_ref().sync_all())
-            .map_err(|source| Error::Io {
-                path: self.path.clone(),
-                source,
-            })?;
+        self.write_pending()?;
+        self.file.sync_all().map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
         Ok(self.written)
     }
 }
