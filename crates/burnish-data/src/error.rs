@@ -443,6 +443,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error of a failed open or read of `path`: [`Error::FileNotFound`] when it does not
+    /// exist, [`Error::Io`] with the system's reason otherwise.
+    pub(crate) fn reading(path: &Path, source: std::io::Error) -> Self {
+        match source.kind() {
+            std::io::ErrorKind::NotFound => Error::FileNotFound {
+                path: path.to_path_buf(),
+            },
+            _ => Error::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        }
+    }
+
     /// Names the file for errors that were raised without one.
     ///
     /// The split functions see only labels, not the table they came from; the caller who knows

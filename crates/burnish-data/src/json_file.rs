@@ -29,15 +29,7 @@ pub(crate) fn save_pretty<T: Serialize>(value: &T, path: &Path) -> Result<(), Er
 
 /// Reads a value written by [`save_pretty`].
 pub(crate) fn load<T: DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => Error::FileNotFound {
-            path: path.to_path_buf(),
-        },
-        _ => Error::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::reading(path, source))?;
     serde_json::from_slice(&bytes).map_err(|source| Error::Json {
         path: path.to_path_buf(),
         source,

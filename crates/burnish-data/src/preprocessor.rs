@@ -392,15 +392,7 @@ impl Preprocessor {
 
     /// Reads a preprocessor written by [`Preprocessor::save_json`].
     pub fn load_json(path: &Path) -> Result<Self, Error> {
-        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => Error::FileNotFound {
-                path: path.to_path_buf(),
-            },
-            _ => Error::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
+        let bytes = std::fs::read(path).map_err(|source| Error::reading(path, source))?;
         let preprocessor: Self = serde_json::from_slice(&bytes).map_err(|source| Error::Json {
             path: path.to_path_buf(),
             source,

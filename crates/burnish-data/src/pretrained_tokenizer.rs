@@ -65,15 +65,7 @@ impl std::fmt::Debug for PretrainedTokenizer {
 impl PretrainedTokenizer {
     /// Reads a `tokenizer.json` file.
     pub fn from_file(path: &Path, max_len: usize) -> Result<Self, Error> {
-        let json = std::fs::read_to_string(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => Error::FileNotFound {
-                path: path.to_path_buf(),
-            },
-            _ => Error::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
+        let json = std::fs::read_to_string(path).map_err(|source| Error::reading(path, source))?;
         Self::from_json(json, path, max_len)
     }
 

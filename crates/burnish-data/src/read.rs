@@ -66,15 +66,7 @@ impl Default for ReadOptions {
 /// # Ok::<(), burnish_data::Error>(())
 /// ```
 pub fn read_table(path: &Path, options: &ReadOptions) -> Result<Table, Error> {
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => Error::FileNotFound {
-            path: path.to_path_buf(),
-        },
-        _ => Error::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::reading(path, source))?;
     parse_table(&bytes, path, options)
 }
 

@@ -277,18 +277,7 @@ fn read_pieces(
     raw: &mut dyn FnMut(&[u8]),
     visit: &mut dyn FnMut(&str, Part, u64) -> Result<bool, Error>,
 ) -> Result<u64, Error> {
-    let io_error = |source: std::io::Error| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            Error::FileNotFound {
-                path: path.to_path_buf(),
-            }
-        } else {
-            Error::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-    };
+    let io_error = |source| Error::reading(path, source);
     let mut file = File::open(path).map_err(io_error)?;
     let mut buffer: Vec<u8> = Vec::with_capacity(2 * chunk_bytes);
     let mut block = vec![0u8; chunk_bytes];
@@ -464,13 +453,7 @@ impl TokenFileStream {
             TokenPart::Valid => (VALID_FILE, meta.valid_tokens),
         };
         let path = dir.join(name);
-        let file = File::open(&path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => Error::FileNotFound { path: path.clone() },
-            _ => Error::Io {
-                path: path.clone(),
-                source,
-            },
-        })?;
+        let file = File::open(&path).map_err(|source| Error::reading(&path, source))?;
         let stamp = stamp_of(&file, &path)?;
         let id_bytes = usize::from(meta.id_bytes);
         if !matches!(id_bytes, 2 | 4) {
