@@ -164,14 +164,12 @@ pub fn prepare_text(
     let chunk_bytes = config.chunk_bytes.max(16);
 
     let mut hasher = Sha256::new();
-    let mut chars = 0u64;
-    let bytes = read_pieces(
+    let Extent { bytes, chars } = read_pieces(
         corpus,
         chunk_bytes,
         None,
         &mut |bytes| hasher.update(bytes),
-        &mut |piece, _, read| {
-            chars += piece.chars().count() as u64;
+        &mut |_, _, read| {
             progress(PreparePass::Scan, read);
             Ok(true)
         },
@@ -266,17 +264,25 @@ enum Part {
     Valid,
 }
 
+/// How much of a file [`read_pieces`] read.
+struct Extent {
+    bytes: u64,
+    /// The characters of the pieces visited.
+    chars: u64,
+}
+
 /// Reads `path` in pieces of whole characters, each ending just after a white-space character
 /// (or where the piece is full, or at the end of the file), and none crossing the character
 /// `cut`: calls `raw` with every block of bytes read and `visit(piece, part, bytes_read)` with
-/// each piece until it returns `false`. Returns the bytes read.
+/// each piece until it returns `false`. Returns what it read (all of the file unless `visit`
+/// stopped it).
 fn read_pieces(
     path: &Path,
     chunk_bytes: usize,
     cut: Option<u64>,
     raw: &mut dyn FnMut(&[u8]),
     visit: &mut dyn FnMut(&str, Part, u64) -> Result<bool, Error>,
-) -> Result<u64, Error> {
+) -> Result<Extent, Error> {
     let io_error = |source| Error::reading(path, source);
     let mut file = File::open(path).map_err(io_error)?;
     let mut buffer: Vec<u8> = Vec::with_capacity(2 * chunk_bytes);
@@ -313,10 +319,11 @@ fn read_pieces(
             let wanted = (cut - chars_before) as usize;
             if let Some((byte, _)) = rest.char_indices().nth(wanted) {
                 let (train, valid) = rest.split_at(byte);
-                if !visit(train, Part::Train, read)? {
-                    return Ok(read);
-                }
+                let stop = !visit(train, Part::Train, read)?;
                 chars_before = cut;
+                if stop {
+                    break;
+                }
                 rest = valid;
             }
         }
@@ -338,16 +345,20 @@ fn read_pieces(
         };
         let piece = &rest[..end];
         if !piece.is_empty() {
-            if !visit(piece, part, read)? {
-                return Ok(read);
-            }
+            let stop = !visit(piece, part, read)?;
             chars_before += piece.chars().count() as u64;
+            if stop {
+                break;
+            }
         }
         let consumed = text.len() - rest.len() + end;
         buffer.drain(..consumed);
         offset += consumed as u64;
     }
-    Ok(read)
+    Ok(Extent {
+        bytes: read,
+        chars: chars_before,
+    })
 }
 
 /// Appends ids to a `.bin` file, `id_bytes` little-endian bytes each.

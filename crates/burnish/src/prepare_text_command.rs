@@ -46,23 +46,20 @@ pub fn prepare_text_files(
         bars: options.bars,
         total,
         current: None,
-        lines: Vec::new(),
     };
     let meta = prepare_text(
         &options.corpus,
         &options.out,
         &options.config,
         &mut |pass, read| {
-            shown.update(pass, read);
             // A line as each pass ends; a closed output shows at the last line below.
-            for line in shown.lines.drain(..) {
+            if let Some(line) = shown.update(pass, read) {
                 let _ = writeln!(out, "{line}");
             }
         },
     )
     .with_context(|| format!("cannot prepare {}", options.corpus.display()))?;
-    shown.finish();
-    for line in &shown.lines {
+    if let Some(line) = shown.finish() {
         writeln!(out, "{line}")?;
     }
     writeln!(
@@ -88,13 +85,14 @@ struct Shown {
     bars: bool,
     total: u64,
     current: Option<(PreparePass, Instant, Option<ProgressBar>, u64)>,
-    lines: Vec<String>,
 }
 
 impl Shown {
-    fn update(&mut self, pass: PreparePass, read: u64) {
+    /// Shows the progress of `pass`; returns the line of the pass that ended, if one did.
+    fn update(&mut self, pass: PreparePass, read: u64) -> Option<String> {
+        let mut ended = None;
         if self.current.as_ref().map(|(current, ..)| *current) != Some(pass) {
-            self.finish();
+            ended = self.finish();
             let bar = self.bars.then(|| {
                 let style = ProgressStyle::with_template(
                     "{prefix:>10} [{bar:30}] {bytes}/{total_bytes}  {bytes_per_sec}  eta {eta}",
@@ -113,19 +111,20 @@ impl Shown {
                 bar.set_position(read);
             }
         }
+        ended
     }
 
-    fn finish(&mut self) {
-        if let Some((pass, start, bar, read)) = self.current.take() {
-            if let Some(bar) = bar {
-                bar.finish_and_clear();
-            }
-            let seconds = start.elapsed().as_secs_f64();
-            self.lines.push(format!(
-                "{:>10}: {read} bytes in {seconds:.2} s ({:.0} MB/s)",
-                pass.name(),
-                read as f64 / seconds.max(1e-9) / 1e6
-            ));
+    /// Ends the pass under way; returns its line.
+    fn finish(&mut self) -> Option<String> {
+        let (pass, start, bar, read) = self.current.take()?;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
         }
+        let seconds = start.elapsed().as_secs_f64();
+        Some(format!(
+            "{:>10}: {read} bytes in {seconds:.2} s ({:.0} MB/s)",
+            pass.name(),
+            read as f64 / seconds.max(1e-9) / 1e6
+        ))
     }
 }
