@@ -209,11 +209,12 @@ impl EncoderLayer {
 
     fn feed_forward(&self, input: Tensor<3>) -> Tensor<3> {
         let hidden = self.activation.forward(self.linear1.forward(input));
-        if self.feed_forward_dropout {
-            self.linear2.forward(self.drop(hidden))
+        let hidden = if self.feed_forward_dropout {
+            self.drop(hidden)
         } else {
-            self.linear2.forward(hidden)
-        }
+            hidden
+        };
+        self.linear2.forward(hidden)
     }
 }
 
