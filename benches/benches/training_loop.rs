@@ -61,7 +61,9 @@ fn bare_epoch(model: Model, train: &dyn Examples, batch_size: usize, device: &De
     let mut model = model;
     let rows: Vec<usize> = (0..train.n_examples()).collect();
     for batch_rows in rows.chunks(batch_size) {
-        let batch = train.batch(batch_rows, &autodiff);
+        let batch = train
+            .batch(batch_rows, &autodiff)
+            .expect("the workloads are held in memory");
         let BatchTargets::Classes(targets) = batch.targets else {
             unreachable!("the workloads are classifiers")
         };

@@ -435,8 +435,8 @@ pub enum TokenPart {
 /// [`TokenStreamDataset::window`](crate::TokenStreamDataset::window) cuts ids held in memory.
 /// Only the ids of the windows asked for are read (`pread`), widened to `i64` in the batch.
 ///
-/// Not yet an input of `burnish train`: the training loop's `Examples` cannot report a read
-/// error, which this type can.
+/// `burnish-train` implements its `Examples` for this type, so that the training loop reads
+/// batches of windows straight from the file.
 #[derive(Debug)]
 pub struct TokenFileStream {
     path: PathBuf,

@@ -181,13 +181,17 @@ impl DataParallel {
         for (idx, device) in self.devices.iter().enumerate() {
             let start = (idx * share).min(rows.len());
             let end = ((idx + 1) * share).min(rows.len());
-            let shard = (start < end).then(|| Shard {
-                batch: train.batch(&rows[start..end], device),
-                loss: self.losses[idx].clone(),
-                weight: (end - start) as f64 / rows.len() as f64 * loss_scale,
-                l1,
-                l2,
-            });
+            let shard = if start < end {
+                Some(Shard {
+                    batch: train.batch(&rows[start..end], device)?,
+                    loss: self.losses[idx].clone(),
+                    weight: (end - start) as f64 / rows.len() as f64 * loss_scale,
+                    l1,
+                    l2,
+                })
+            } else {
+                None
+            };
             loaders.push(Box::new(OneShard(shard)));
         }
         let replica = Replica {

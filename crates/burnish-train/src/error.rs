@@ -49,6 +49,15 @@ pub enum Error {
     /// A worker of data-parallel training failed.
     #[error("data-parallel training: {0}")]
     DataParallel(String),
+    /// A batch could not be read from the data (a token file that cannot be read, has
+    /// changed, or holds an id beyond its vocabulary).
+    #[error("{source}{}", checkpoint_note(checkpoint.as_deref()))]
+    Data {
+        /// What the data reader reported, naming the file.
+        source: burnish_data::Error,
+        /// The checkpoint written just before the failed batch, when the run writes them.
+        checkpoint: Option<std::path::PathBuf>,
+    },
     /// Writing an output file failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -57,4 +66,19 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl From<burnish_data::Error> for Error {
+    fn from(source: burnish_data::Error) -> Self {
+        Error::Data {
+            source,
+            checkpoint: None,
+        }
+    }
+}
+
+fn checkpoint_note(checkpoint: Option<&std::path::Path>) -> String {
+    checkpoint.map_or_else(String::new, |path| {
+        format!("; the checkpoint {} holds the run so far", path.display())
+    })
 }

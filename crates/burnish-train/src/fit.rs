@@ -205,7 +205,8 @@ pub fn fit_with(
             let first_batch = EpochOrder::shuffled(train.n_examples(), options.seed, first_epoch)
                 .batches(config.batch_size, config.drop_last)
                 .nth(state.batches_done)
-                .map(|rows| train.batch(rows, &autodiff_device));
+                .map(|rows| train.batch(rows, &autodiff_device))
+                .transpose()?;
             if let Some(batch) = first_batch {
                 let _ = model.forward(batch.inputs);
             }
@@ -255,17 +256,48 @@ pub fn fit_with(
             }
             state.lr = lr;
             let seed = batch_seed(options.seed, epoch, batch_idx);
+            // A batch that cannot be read stops the run; at a step boundary the weights so
+            // far are checkpointed first, so that a resumed run goes on from this batch.
+            let data_error = |error: Error| match error {
+                Error::Data {
+                    source,
+                    checkpoint: None,
+                } if accumulated == 0 && group.is_none() => match options.checkpoints {
+                    Some(checkpoints) => {
+                        match write_checkpoint(
+                            checkpoints,
+                            &model,
+                            best_model.as_ref(),
+                            &optimizer,
+                            &state,
+                        ) {
+                            Ok(checkpoint) => Error::Data {
+                                source,
+                                checkpoint: Some(checkpoint),
+                            },
+                            Err(write_error) => write_error,
+                        }
+                    }
+                    None => Error::Data {
+                        source,
+                        checkpoint: None,
+                    },
+                },
+                other => other,
+            };
             let (grads, loss_value, batch_predictions) = match (&parallel, group) {
                 (Some(parallel), _) => {
                     let penalties = (config.l1, config.l2);
-                    let step = parallel.gradients(
-                        &model,
-                        train,
-                        rows,
-                        1.0 / accumulate as f64,
-                        penalties,
-                        seed,
-                    )?;
+                    let step = parallel
+                        .gradients(
+                            &model,
+                            train,
+                            rows,
+                            1.0 / accumulate as f64,
+                            penalties,
+                            seed,
+                        )
+                        .map_err(data_error)?;
                     (step.grads, step.loss, step.predictions)
                 }
                 (None, Some(group)) => {
@@ -283,7 +315,7 @@ pub fn fit_with(
                             &loss_fn,
                             config,
                             &autodiff_device,
-                        );
+                        )?;
                         let grads =
                             GradientsParams::from_grads(loss.mul_scalar(weight).backward(), &model);
                         (grads, loss_value, batch_predictions)
@@ -292,7 +324,8 @@ pub fn fit_with(
                 (None, None) => {
                     autodiff_device.seed(seed);
                     let (loss, loss_value, batch_predictions) =
-                        batch_loss(&model, train, rows, &loss_fn, config, &autodiff_device);
+                        batch_loss(&model, train, rows, &loss_fn, config, &autodiff_device)
+                            .map_err(data_error)?;
                     let loss = if accumulate > 1 {
                         loss.div_scalar(accumulate as f64)
                     } else {
@@ -415,7 +448,7 @@ pub fn fit_with(
             max_valid_batches,
             device,
             group,
-        ));
+        )?);
         let record = EpochRecord { epoch, values };
         for callback in callbacks.iter_mut() {
             callback.on_epoch_end(&record);
@@ -580,8 +613,8 @@ fn batch_loss(
     loss_fn: &Loss,
     config: &TrainConfig,
     device: &Device,
-) -> (Tensor<1>, f32, usize) {
-    let batch = train.batch(rows, device);
+) -> Result<(Tensor<1>, f32, usize), Error> {
+    let batch = train.batch(rows, device)?;
     let outputs = model.forward(batch.inputs);
     let batch_predictions = outputs.dims()[0];
     let loss = loss_fn.forward(outputs, batch.targets);
@@ -590,7 +623,7 @@ fn batch_loss(
         Some(penalty) => loss + penalty,
         None => loss,
     };
-    (loss, loss_value, batch_predictions)
+    Ok((loss, loss_value, batch_predictions))
 }
 
 /// Whether every process of `group` holds `model`'s weights bit for bit as rank 0 does.
@@ -625,10 +658,10 @@ fn evaluate(
     max_batches: usize,
     device: &Device,
     group: Option<&dyn ProcessGroup>,
-) -> BTreeMap<String, f64> {
+) -> Result<BTreeMap<String, f64>, Error> {
     let mut values = BTreeMap::new();
     if valid.n_examples() == 0 {
-        return values;
+        return Ok(values);
     }
     let mut loss_sum = 0.0;
     let mut correct = 0usize;
@@ -639,7 +672,7 @@ fn evaluate(
     };
     let own: Vec<usize> = own.collect();
     for rows in own.chunks(batch_size.max(1)).take(max_batches) {
-        let batch = valid.batch(rows, device);
+        let batch = valid.batch(rows, device)?;
         let outputs = model.forward(batch.inputs);
         let batch_predictions = outputs.dims()[0];
         if let BatchTargets::Classes(classes) = &batch.targets {
@@ -672,7 +705,7 @@ fn evaluate(
             values.insert("valid_rmse".to_string(), mean_loss.sqrt());
         }
     }
-    values
+    Ok(values)
 }
 
 /// Moves the gradients of `module`'s parameters out of `grads` into a set of their own, so

@@ -95,7 +95,7 @@ pub fn lr_find(
                 break 'sweep;
             }
             let lr = sweep.min_lr * ratio.powf(step as f64 / (sweep.steps - 1) as f64);
-            let batch = train.batch(rows, &autodiff_device);
+            let batch = train.batch(rows, &autodiff_device)?;
             let loss = loss_fn.forward(model.forward(batch.inputs), batch.targets);
             let value = f64::from(loss.clone().into_scalar::<f32>());
             if !value.is_finite() {

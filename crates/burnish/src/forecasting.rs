@@ -10,7 +10,7 @@ use anyhow::Context;
 use burnish_data::excerpt::{column_list, quoted};
 use burnish_data::{ForecastingData, SeriesDataset, SplitRatios, WindowConfig, Windows};
 use burnish_metrics::summary::RegressionSummary;
-use burnish_models::InputShape;
+use burnish_models::{InputShape, ModelInput};
 use burnish_train::{Examples, FitData, Objective, Predictions, predict_inputs};
 
 use crate::experiment::SeriesSection;
@@ -105,7 +105,7 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
     let Predictions::Values(scaled) = predict_inputs(
         &model,
         test.n_examples(),
-        |rows| Examples::batch(&test, rows, &run.device).inputs,
+        |rows| ModelInput::Series(test.batch(rows, &run.device).inputs),
         Objective::Regression,
         experiment.train.batch_size,
     ) else {

@@ -349,6 +349,20 @@ impl Part {
         }
     }
 
+    /// The model inputs of `rows`, in that order, on `device`.
+    pub fn inputs(&self, rows: &[usize], device: &Device) -> ModelInput {
+        match self {
+            Self::Tabular(dataset) => ModelInput::Features(dataset.batch(rows, device).inputs),
+            Self::Text(dataset) => {
+                let batch = dataset.batch(rows, device);
+                ModelInput::Tokens {
+                    ids: batch.ids,
+                    padding: Some(batch.padding_mask),
+                }
+            }
+        }
+    }
+
     fn examples(&self) -> &dyn Examples {
         match self {
             Self::Tabular(dataset) => dataset,
@@ -362,7 +376,7 @@ impl Examples for Part {
         self.examples().n_examples()
     }
 
-    fn batch(&self, rows: &[usize], device: &Device) -> Batch {
+    fn batch(&self, rows: &[usize], device: &Device) -> Result<Batch, burnish_train::Error> {
         self.examples().batch(rows, device)
     }
 

@@ -528,7 +528,7 @@ pub(crate) fn evaluate_test_part(
     let predictions = predict_inputs(
         model,
         data.test.n_examples(),
-        |rows| data.test.batch(rows, device).inputs,
+        |rows| data.test.inputs(rows, device),
         data.encoding.objective(),
         experiment.train.batch_size,
     );
