@@ -7,20 +7,37 @@
 //! the non-finite check, the schedule, the epoch record, and a validation pass over one row).
 //! Run it with `cargo bench -p burnish-benches --bench training_loop`; compare the two lines of
 //! each workload, measured side by side in one run.
+//!
+//! `token_batches` weighs what a language model's batches cost to read (issue 28): batches of
+//! [`LM_BATCH`] random windows of [`LM_CONTEXT`] ids of tiny_shakespeare, as its experiment
+//! draws them, read from its token files (`pread`, the page cache warm) and cut from the same
+//! ids in memory, each handed over as tensors on the flex device.
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use burnish_backend::BackendKind;
+use burnish_benches::bench_data_dir;
 use burnish_benches::workloads::uniform;
-use burnish_data::{BatchTargets, Features, TabularDataset, Targets, TextDataset, Truncation};
+use burnish_data::token_file::TRAIN_FILE;
+use burnish_data::{
+    BatchTargets, Features, PrepareTextConfig, TabularDataset, Targets, TextDataset, TokenFileMeta,
+    TokenFileStream, TokenPart, TokenStreamDataset, Truncation, prepare_text,
+};
 use burnish_models::{InputShape, MlpSpec, Model, ModelSpec, TransformerPooling, TransformerSpec};
 use burnish_train::{Examples, FitData, Objective, OptimizerSpec, TrainConfig, fit};
 use criterion::{BatchSize, Criterion};
 
 /// Optimizer steps per measured epoch.
 const BATCHES: usize = 8;
+
+/// Windows per language-model batch, as experiments/tiny_shakespeare.toml.
+const LM_BATCH: usize = 12;
+/// Ids per window.
+const LM_CONTEXT: usize = 64;
+/// Batches per measured iteration of `token_batches`.
+const LM_BATCHES: usize = 128;
 
 /// The allocator the `burnish` binary runs on, so that the figures are the binary's.
 #[global_allocator]
@@ -180,9 +197,65 @@ fn training_loop(criterion: &mut Criterion) {
     );
 }
 
+/// Reads [`LM_BATCHES`] batches of `rows` from `examples`.
+fn read_batches(examples: &dyn Examples, rows: &[Vec<usize>], device: &Device) {
+    for batch_rows in rows {
+        let batch = examples
+            .batch(batch_rows, device)
+            .expect("the token files are readable");
+        std::hint::black_box(batch);
+    }
+}
+
+fn token_batches(criterion: &mut Criterion) {
+    let device = BackendKind::Flex
+        .open()
+        .expect("flex is always compiled in");
+    let dir = bench_data_dir().join("tiny_shakespeare_tokens");
+    let meta = match TokenFileMeta::load(&dir) {
+        Ok(meta) => meta,
+        Err(_) => prepare_text(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../datasets/tiny_shakespeare.txt"),
+            &dir,
+            &PrepareTextConfig::default(),
+            &mut |_, _| {},
+        )
+        .expect("tiny_shakespeare is tokenized"),
+    };
+    let from_files = TokenFileStream::open(&dir, TokenPart::Train, &meta, LM_CONTEXT)
+        .expect("the token files open");
+    let ids: Vec<usize> = std::fs::read(dir.join(TRAIN_FILE))
+        .expect("train.bin is readable")
+        .chunks_exact(2)
+        .map(|id| usize::from(u16::from_le_bytes([id[0], id[1]])))
+        .collect();
+    let in_memory = TokenStreamDataset::new(&ids, LM_CONTEXT).expect("enough ids");
+    let mut next = uniform(5);
+    let n_examples = from_files.n_examples();
+    let rows: Vec<Vec<usize>> = (0..LM_BATCHES)
+        .map(|_| {
+            (0..LM_BATCH)
+                .map(|_| (next() * n_examples as f64) as usize)
+                .collect()
+        })
+        .collect();
+
+    let mut group = criterion.benchmark_group("token_batches");
+    group.sample_size(20);
+    group.bench_function("files", |bencher| {
+        bencher.iter(|| read_batches(&from_files, &rows, &device));
+    });
+    group.bench_function("memory", |bencher| {
+        bencher.iter(|| read_batches(&in_memory, &rows, &device));
+    });
+    group.finish();
+}
+
 fn main() {
     burnish_backend::allocator::retain_freed_memory();
     let mut criterion = Criterion::default().configure_from_args();
     training_loop(&mut criterion);
+    token_batches(&mut criterion);
     criterion.final_summary();
 }

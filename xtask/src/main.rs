@@ -17,6 +17,12 @@
 //!   gets PyTorch's column and the ratios. `--quick` measures for about a second per benchmark
 //!   and builds with the test profile (dependencies optimised, this workspace not), reusing
 //!   what `cargo test` built: its figures show that everything runs, not how fast.
+//! - `cargo xtask token-memory [--gib N]`: the bounded-memory check of token files (not part of
+//!   `ci`: it writes N GiB, 1 by default). It builds the release binary, writes a corpus of
+//!   tiny_shakespeare repeated to N GiB under `target/token-memory/`, runs `prepare-text` on
+//!   it (the last 0.1% held out, so that validation stays short) and 200 training steps of
+//!   `experiments/tiny_shakespeare_tokens.toml` on its token files, each under
+//!   `/usr/bin/time -v`, and fails when the peak resident memory passes 256 MiB or 512 MiB.
 //!
 //! It has no dependencies beyond the standard library, so it builds in seconds.
 
@@ -38,9 +44,10 @@ fn main() -> ExitCode {
         Some("setup") => set_up_test_machine(),
         Some("fetch-minilm") => fetch_minilm().map(|_| ()),
         Some("bench") => bench(&args[1..]),
+        Some("token-memory") => token_memory(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci\n       cargo xtask setup\n       cargo xtask fetch-minilm\n       cargo xtask bench [--quick] [--features F] [--filter REGEX] [--compare-torch] [--python PATH] [--threads N]"
+                "usage: cargo xtask ci\n       cargo xtask setup\n       cargo xtask fetch-minilm\n       cargo xtask bench [--quick] [--features F] [--filter REGEX] [--compare-torch] [--python PATH] [--threads N]\n       cargo xtask token-memory [--gib N]"
             );
             return ExitCode::from(2);
         }
@@ -495,11 +502,21 @@ fn bench(args: &[String]) -> Result<(), String> {
         };
         (workload, time("bare"), time("fit"))
     });
+    let token_batches = ["files", "memory"].map(|source| {
+        mean_nanoseconds(
+            &criterion
+                .join("token_batches")
+                .join(source)
+                .join("new/estimates.json"),
+            started,
+        )
+        .map(|nanos| TOKENS_PER_ITERATION / (nanos * 1e-9))
+    });
 
     let out = target_dir().join("bench");
     std::fs::create_dir_all(&out).map_err(|error| format!("{}: {error}", out.display()))?;
-    let markdown = summary_markdown(&rows, &overhead, &options);
-    let json = summary_json(&rows, &overhead, &options);
+    let markdown = summary_markdown(&rows, &overhead, token_batches, &options);
+    let json = summary_json(&rows, &overhead, token_batches, &options);
     for (name, contents) in [("summary.md", &markdown), ("summary.json", &json)] {
         let path = out.join(name);
         std::fs::write(&path, contents).map_err(|error| format!("{}: {error}", path.display()))?;
@@ -587,7 +604,19 @@ fn torch_peer(options: &BenchOptions) -> Result<Vec<(String, f64, f64)>, String>
 
 type Overhead = [(&'static str, Option<f64>, Option<f64>); 2];
 
-fn summary_markdown(rows: &[Row], overhead: &Overhead, options: &BenchOptions) -> String {
+/// The ids one iteration of `training_loop`'s `token_batches` hands over: 128 batches of 12
+/// windows of 64 ids.
+const TOKENS_PER_ITERATION: f64 = (128 * 12 * 64) as f64;
+
+/// Tokens per second batched from token files and from the same ids in memory.
+type TokenBatches = [Option<f64>; 2];
+
+fn summary_markdown(
+    rows: &[Row],
+    overhead: &Overhead,
+    token_batches: TokenBatches,
+    options: &BenchOptions,
+) -> String {
     let mut text = String::new();
     if options.quick {
         text.push_str("Quick run (`--quick`: test profile, about a second per benchmark): these figures show that every workload runs, not how fast.\n\n");
@@ -637,10 +666,23 @@ fn summary_markdown(rows: &[Row], overhead: &Overhead, options: &BenchOptions) -
             .expect("writing to a String cannot fail");
         }
     }
+    if let [Some(files), Some(memory)] = token_batches {
+        writeln!(
+            text,
+            "\nLanguage-model batches (12 random windows of 64 ids of tiny_shakespeare, flex): tokens/s\n\n| from token files | from memory | files / memory |\n|---:|---:|---:|\n| {files:.0} | {memory:.0} | {:.2}x |",
+            files / memory
+        )
+        .expect("writing to a String cannot fail");
+    }
     text
 }
 
-fn summary_json(rows: &[Row], overhead: &Overhead, options: &BenchOptions) -> String {
+fn summary_json(
+    rows: &[Row],
+    overhead: &Overhead,
+    token_batches: TokenBatches,
+    options: &BenchOptions,
+) -> String {
     let number =
         |value: Option<f64>| value.map_or("null".to_string(), |value| format!("{value:.1}"));
     let mut json = format!(
@@ -672,6 +714,135 @@ fn summary_json(rows: &[Row], overhead: &Overhead, options: &BenchOptions) -> St
         )
         .expect("writing to a String cannot fail");
     }
-    json.push_str("  ]\n}\n");
+    writeln!(
+        json,
+        "  ],\n  \"token_batches_tokens_per_s\": {{\"files\": {}, \"memory\": {}}}\n}}",
+        number(token_batches[0]),
+        number(token_batches[1])
+    )
+    .expect("writing to a String cannot fail");
     json
+}
+
+/// `cargo xtask token-memory`: see the module documentation.
+fn token_memory(args: &[String]) -> Result<(), String> {
+    let gib = match args {
+        [] => 1,
+        [flag, value] if flag == "--gib" => value
+            .parse::<u64>()
+            .ok()
+            .filter(|&gib| gib > 0)
+            .ok_or_else(|| format!("--gib {value}: expected a whole number of GiB, at least 1"))?,
+        _ => {
+            return Err(format!(
+                "unknown arguments {args:?}; usage: cargo xtask token-memory [--gib N]"
+            ));
+        }
+    };
+    if Command::new("/usr/bin/time").arg("true").output().is_err() {
+        return Err("/usr/bin/time is missing; install it with `apt-get install time`".into());
+    }
+    cargo(&["build", "--release", "-p", "burnish", "--bin", "burnish"])?;
+    let burnish = target_dir().join("release/burnish");
+    let root = workspace_root();
+    let folder = target_dir().join("token-memory");
+    std::fs::create_dir_all(&folder).map_err(|error| format!("{}: {error}", folder.display()))?;
+
+    let corpus = folder.join("corpus.txt");
+    let piece = std::fs::read(root.join("datasets/tiny_shakespeare.txt"))
+        .map_err(|error| format!("datasets/tiny_shakespeare.txt: {error}"))?;
+    let copies = (gib << 30).div_ceil(piece.len() as u64);
+    let corpus_bytes = copies * piece.len() as u64;
+    let current = std::fs::metadata(&corpus)
+        .map(|metadata| metadata.len())
+        .ok();
+    if current != Some(corpus_bytes) {
+        eprintln!(
+            "writing {} ({copies} copies of tiny_shakespeare)",
+            corpus.display()
+        );
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(&corpus)
+                .map_err(|error| format!("{}: {error}", corpus.display()))?,
+        );
+        for _ in 0..copies {
+            std::io::Write::write_all(&mut file, &piece)
+                .map_err(|error| format!("{}: {error}", corpus.display()))?;
+        }
+        std::io::Write::flush(&mut file)
+            .map_err(|error| format!("{}: {error}", corpus.display()))?;
+    }
+
+    let tokens = folder.join("tokens");
+    let prepare = peak_memory(
+        Command::new(&burnish)
+            .arg("prepare-text")
+            .arg(&corpus)
+            .arg("-o")
+            .arg(&tokens)
+            .args(["--valid", "0.001"]),
+    )?;
+    let train = peak_memory(
+        Command::new(&burnish)
+            .current_dir(&root)
+            .args([
+                "train",
+                "experiments/tiny_shakespeare_tokens.toml",
+                "--quiet",
+            ])
+            .arg("--set")
+            .arg(format!("data.tokens={:?}", tokens.display().to_string()))
+            .args(["--set", "train.max_steps=200", "--set", "train.epochs=1"])
+            .arg("--runs")
+            .arg(folder.join("runs")),
+    )?;
+    let mib = |bytes: u64| bytes as f64 / (1u64 << 20) as f64;
+    println!(
+        "corpus: {:.2} GiB\nprepare-text: peak {:.1} MiB resident (limit 256), {:.1} s\n200 training steps from the token files: peak {:.1} MiB resident (limit 512), {:.1} s",
+        corpus_bytes as f64 / (1u64 << 30) as f64,
+        mib(prepare.0),
+        prepare.1,
+        mib(train.0),
+        train.1,
+    );
+    if prepare.0 > 256 << 20 || train.0 > 512 << 20 {
+        return Err("a peak passed its limit".into());
+    }
+    Ok(())
+}
+
+/// Runs `command` under `/usr/bin/time -v`; returns its peak resident memory in bytes and its
+/// wall time in seconds, or its output when it fails.
+fn peak_memory(command: &mut Command) -> Result<(u64, f64), String> {
+    let shown = format!("{command:?}");
+    eprintln!("$ {shown}");
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .arg("-v")
+        .arg(command.get_program())
+        .args(command.get_args());
+    if let Some(dir) = command.get_current_dir() {
+        timed.current_dir(dir);
+    }
+    let started = Instant::now();
+    let output = timed
+        .output()
+        .map_err(|error| format!("cannot run {shown}: {error}"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let report = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(format!(
+            "{shown} failed:\n{}{report}",
+            String::from_utf8_lossy(&output.stdout)
+        ));
+    }
+    let kib = report
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .ok_or_else(|| format!("/usr/bin/time printed no peak memory for {shown}:\n{report}"))?;
+    Ok((kib * 1024, seconds))
 }

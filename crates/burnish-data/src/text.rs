@@ -624,6 +624,16 @@ impl TextEncoder {
     ) -> Result<TextEncoder, Error> {
         config.validate()?;
         let vocabulary = Vocabulary::fit(train_texts, &config.tokenizer, &config.vocabulary)?;
+        Self::with_vocabulary(vocabulary, config)
+    }
+
+    /// An encoder with a vocabulary fitted elsewhere (a token folder's `meta.json`, for
+    /// example); `config.vocabulary` is not used.
+    pub fn with_vocabulary(
+        vocabulary: Vocabulary,
+        config: &TextEncoderConfig,
+    ) -> Result<TextEncoder, Error> {
+        config.validate()?;
         Ok(TextEncoder {
             format_version: TEXT_ENCODER_FORMAT_VERSION,
             config: config.clone(),

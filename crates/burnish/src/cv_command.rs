@@ -89,7 +89,7 @@ pub fn cross_validate(options: &CvOptions, out: &mut dyn Write) -> anyhow::Resul
     let (device, devices) = open_devices(backend, &experiment.devices)?;
     experiment.train.validate()?;
 
-    let data_path = experiment.data_path(&options.experiment);
+    let data_path = experiment.data_path(&options.experiment)?;
     let table = prepare::read_table(&experiment, &data_path)?;
     let labels = stratification_labels(&experiment, &table)?;
     let splits = fold_splits(

@@ -28,7 +28,7 @@ pub fn evaluate(
         None => {
             let path = saved
                 .experiment
-                .data_path(&saved.run_dir.file("config.toml"));
+                .data_path(&saved.run_dir.file("config.toml"))?;
             let table = prepare::read_table(&saved.experiment, &path)?;
             let split = prepare::split(&saved.experiment, &table)?;
             let description = format!(

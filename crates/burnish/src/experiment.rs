@@ -1,6 +1,7 @@
 //! The experiment file: one TOML document that says what data, which model, how to train.
 //!
-//! Every key has a default except `name`, `data.path` and `data.target`. Unknown keys, wrong
+//! Every key has a default except `name`, `data.path` (or `data.tokens`) and `data.target`.
+//! Unknown keys, wrong
 //! types and impossible values are errors that name the file, the line and the key. An
 //! [`Override`] (`--set train.epochs=5` on the command line) replaces one key before the file
 //! is checked, and an error it causes names the override instead of a line.
@@ -149,9 +150,16 @@ fn default_seed() -> u64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
-    /// The CSV or TSV file; a relative path is looked up from the working directory, then from
-    /// the experiment file's folder.
+    /// The CSV, TSV or text file; a relative path is looked up from the working directory,
+    /// then from the experiment file's folder. Empty when `tokens` is given instead.
+    #[serde(default, skip_serializing_if = "path_is_empty")]
     pub path: PathBuf,
+    /// A language model's token files: a folder written by `burnish prepare-text`
+    /// (`train.bin`, `valid.bin`, `meta.json`), read by position instead of loading a text
+    /// file; looked up as `path` is. The tokenizer and the held-out share are those of its
+    /// `meta.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<PathBuf>,
     /// The column to predict (not used by a language model, which predicts the text itself).
     #[serde(default)]
     pub target: String,
@@ -202,6 +210,10 @@ pub struct DataSection {
     /// steps in order, split chronologically (train, then valid, then test).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesSection>,
+}
+
+fn path_is_empty(path: &Path) -> bool {
+    path.as_os_str().is_empty()
 }
 
 /// A path of the experiment file `experiment_path` as found from here: as written when it
@@ -256,29 +268,39 @@ fn default_horizon() -> usize {
 }
 
 /// The `language_model` table of `[data]`: how the text file becomes a stream of token ids
-/// and which part is held out. The model learns to predict every next token.
+/// and which part is held out. The model learns to predict every next token. With
+/// `data.tokens`, the tokenizer and the held-out share are those the token files were made
+/// with, and setting them here is an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LanguageModelSection {
-    /// How the text is cut into tokens; characters by default.
-    #[serde(default = "default_lm_tokenizer")]
-    pub tokenizer: Tokenizer,
+    /// How the text is cut into tokens; characters, case kept, when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<Tokenizer>,
     /// Tokens the model sees at once (the training windows' length).
     #[serde(default = "default_context")]
     pub context: usize,
-    /// The share at the end of the text held out to measure the validation loss.
-    #[serde(default = "default_held_out")]
-    pub valid: f64,
+    /// The share at the end of the text held out to measure the validation loss; 0.1 when not
+    /// given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid: Option<f64>,
 }
 
-fn default_lm_tokenizer() -> Tokenizer {
-    Tokenizer::Char { lowercase: false }
+impl LanguageModelSection {
+    /// The tokenizer of a text file: the one given, or characters with case kept.
+    pub fn tokenizer_or_default(&self) -> Tokenizer {
+        self.tokenizer
+            .unwrap_or(Tokenizer::Char { lowercase: false })
+    }
+
+    /// The held-out share of a text file: the one given, or 0.1 as nanoGPT holds out.
+    pub fn valid_or_default(&self) -> f64 {
+        self.valid.unwrap_or(0.1)
+    }
 }
+
 fn default_context() -> usize {
     64
-}
-fn default_held_out() -> f64 {
-    0.1
 }
 
 /// The `text` table of `[data]`: which column holds the text, and how it becomes ids. The
@@ -465,9 +487,41 @@ impl Experiment {
         })
     }
 
-    /// The data file, resolved as [`DataSection::path`] says.
-    pub fn data_path(&self, experiment_path: &Path) -> PathBuf {
-        beside(&self.data.path, experiment_path)
+    /// The data file, or the folder of token files, resolved as [`DataSection::path`] says.
+    /// Fails, naming `experiment_path`, unless exactly one of `data.path` and `data.tokens` is
+    /// given, and `data.tokens` only for a language model.
+    pub fn data_path(&self, experiment_path: &Path) -> anyhow::Result<PathBuf> {
+        let shown = experiment_path.display();
+        match (&self.data.tokens, path_is_empty(&self.data.path)) {
+            (None, true) => anyhow::bail!(
+                "{shown}: `[data]` needs `path` (a CSV, TSV or text file) or, for a language \
+                 model, `tokens` (a folder written by `burnish prepare-text`)"
+            ),
+            (Some(_), false) => anyhow::bail!(
+                "{shown}: `data.path` and `data.tokens` are both set; give one: `tokens` \
+                 already holds the text, tokenized"
+            ),
+            (Some(tokens), true) => {
+                let Some(section) = &self.data.language_model else {
+                    anyhow::bail!(
+                        "{shown}: `data.tokens` is for a language model; add \
+                         `language_model = {{ context = 64 }}` to `[data]`"
+                    );
+                };
+                for (key, given) in [
+                    ("tokenizer", section.tokenizer.is_some()),
+                    ("valid", section.valid.is_some()),
+                ] {
+                    anyhow::ensure!(
+                        !given,
+                        "{shown}: remove `data.language_model.{key}`: with `data.tokens` it \
+                         comes from the token files' meta.json"
+                    );
+                }
+                Ok(beside(tokens, experiment_path))
+            }
+            (None, false) => Ok(beside(&self.data.path, experiment_path)),
+        }
     }
 
     /// The experiment as TOML, with every default written out.

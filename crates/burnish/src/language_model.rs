@@ -3,6 +3,11 @@
 //! predict the next token at every position of non-overlapping windows of the first part of
 //! the text, and the held-out end measures the validation loss, as nanoGPT holds out the last
 //! 10% of its corpus.
+//!
+//! With `data.tokens`, the text was tokenized and split beforehand by `burnish prepare-text`:
+//! the windows are read by position from its `train.bin` and `valid.bin`, so that memory does
+//! not grow with the corpus, and they are the windows the text file would give, so a run
+//! from the token files gives the same losses.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,9 +15,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use burn::module::Module;
 use burnish_backend::BackendKind;
-use burnish_data::{TextEncoder, TextEncoderConfig, TokenStreamDataset, VocabularyConfig};
+use burnish_data::token_file::META_FILE;
+use burnish_data::{
+    TextEncoder, TextEncoderConfig, TokenFileMeta, TokenFileStream, TokenPart, TokenStreamDataset,
+    VocabularyConfig,
+};
 use burnish_models::{GenerationConfig, InputShape, Model};
-use burnish_train::{FitData, Objective};
+use burnish_train::{Examples, FitData, Objective};
 
 use crate::Experiment;
 use crate::experiment::LanguageModelSection;
@@ -27,42 +36,20 @@ const SAMPLE_TOKENS: usize = 200;
 pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainOutcome> {
     let experiment = &run.experiment;
     let section = section(experiment)?;
-    let text = std::fs::read_to_string(&run.data_path)
-        .with_context(|| format!("cannot read the text file {}", run.data_path.display()))?;
-    let (train_text, valid_text) = split_text(&text, section.valid);
-    let encoder = TextEncoder::fit(
-        [train_text],
-        &TextEncoderConfig {
-            tokenizer: section.tokenizer,
-            vocabulary: VocabularyConfig::default(),
-            max_len: section.context,
-            ..TextEncoderConfig::default()
-        },
-    )
-    .context("data.language_model")?;
-    let stream = |part: &str, name: &str| -> anyhow::Result<TokenStreamDataset> {
-        let ids = encoder.encode(part)?;
-        TokenStreamDataset::new(&ids, section.context).with_context(|| {
-            format!(
-                "{}: the {name} part has {} tokens, too few for one window of \
-                 data.language_model.context = {}",
-                run.data_path.display(),
-                ids.len(),
-                section.context
-            )
-        })
+    let data = match experiment.data.tokens {
+        Some(_) => from_token_files(&run.data_path, section)?,
+        None => from_text_file(&run.data_path, section)?,
     };
-    let train_stream = stream(train_text, "training")?;
-    let valid_stream = stream(valid_text, "held-out")?;
+    let encoder = &data.encoder;
     let vocab_size = encoder.vocabulary().len();
     writeln!(
         out,
         "{}: {} tokens of {} ({} to train, {} held out), vocabulary {vocab_size}, context {}, {} on {}",
         experiment.name,
-        train_stream.ids().len() + valid_stream.ids().len(),
+        data.train_tokens + data.valid_tokens,
         run.data_path.display(),
-        train_stream.ids().len(),
-        valid_stream.ids().len(),
+        data.train_tokens,
+        data.valid_tokens,
         section.context,
         experiment.model.kind(),
         run.backend,
@@ -70,7 +57,7 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
 
     let model = seeded_model(
         experiment,
-        &input_shape(&encoder, section),
+        &input_shape(encoder, section),
         vocab_size,
         &run.device,
     )?;
@@ -78,8 +65,8 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
     let fitted = run.fit(
         model,
         FitData {
-            train: &train_stream,
-            valid: &valid_stream,
+            train: data.train.as_ref(),
+            valid: data.valid.as_ref(),
         },
         Objective::Classification {
             n_classes: vocab_size,
@@ -101,23 +88,22 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
     let report = format!(
         "held-out loss {valid_loss:.4} (perplexity {:.2}) over {} tokens, weights of epoch {}\n",
         valid_loss.exp(),
-        valid_stream.ids().len(),
+        data.valid_tokens,
         fitted.weights_epoch
     );
     run.run_dir()?.write("report.txt", &report)?;
     let metrics = serde_json::json!({
         "valid_loss": valid_loss,
         "perplexity": valid_loss.exp(),
-        "valid_tokens": valid_stream.ids().len(),
+        "valid_tokens": data.valid_tokens,
         "vocab_size": vocab_size,
     });
     run.run_dir()?
         .write("metrics.json", serde_json::to_string_pretty(&metrics)?)?;
     writeln!(out, "\n{report}")?;
     if let Model::Gpt(gpt) = &model {
-        let prompt = encoder.encode(&valid_text[..valid_text.floor_char_boundary(1)])?;
         let sample = gpt.generate(
-            &prompt,
+            &data.prompt,
             &GenerationConfig {
                 max_new_tokens: SAMPLE_TOKENS,
                 temperature: 1.0,
@@ -130,7 +116,7 @@ pub(crate) fn train(run: &Run<'_>, out: &mut dyn Write) -> anyhow::Result<TrainO
         writeln!(
             out,
             "sample ({SAMPLE_TOKENS} tokens, temperature 1):\n{}{}\n",
-            encoder.decode(&prompt),
+            encoder.decode(&data.prompt),
             encoder.decode(&sample)
         )?;
     }
@@ -149,17 +135,106 @@ fn section(experiment: &Experiment) -> anyhow::Result<&LanguageModelSection> {
         .language_model
         .as_ref()
         .context("the experiment has no `[data] language_model` table")?;
-    anyhow::ensure!(
-        section.valid > 0.0 && section.valid < 1.0,
-        "invalid `data.language_model.valid`: the held-out share must be between 0 and 1, \
-         found {}",
-        section.valid
-    );
+    if let Some(valid) = section.valid {
+        anyhow::ensure!(
+            valid > 0.0 && valid < 1.0,
+            "invalid `data.language_model.valid`: the held-out share must be between 0 and 1, \
+             found {valid}"
+        );
+    }
     anyhow::ensure!(
         section.context > 0,
         "invalid `data.language_model.context`: must be at least 1"
     );
     Ok(section)
+}
+
+/// A language model's data: the encoder, the windows to train on and the held-out ones.
+struct LmData {
+    encoder: TextEncoder,
+    train: Box<dyn Examples>,
+    valid: Box<dyn Examples>,
+    train_tokens: u64,
+    valid_tokens: u64,
+    /// The start of the held-out part, which the sample printed after training continues.
+    prompt: Vec<usize>,
+}
+
+/// Reads the whole text file, cuts off the held-out tail, fits the vocabulary on the rest and
+/// holds both parts' ids in memory.
+fn from_text_file(path: &Path, section: &LanguageModelSection) -> anyhow::Result<LmData> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the text file {}", path.display()))?;
+    let (train_text, valid_text) = split_text(&text, section.valid_or_default());
+    let encoder = TextEncoder::fit(
+        [train_text],
+        &TextEncoderConfig {
+            tokenizer: section.tokenizer_or_default(),
+            vocabulary: VocabularyConfig::default(),
+            max_len: section.context,
+            ..TextEncoderConfig::default()
+        },
+    )
+    .context("data.language_model")?;
+    let stream = |part: &str, name: &str| -> anyhow::Result<TokenStreamDataset> {
+        let ids = encoder.encode(part)?;
+        TokenStreamDataset::new(&ids, section.context).with_context(|| {
+            format!(
+                "{}: the {name} part has {} tokens, too few for one window of \
+                 data.language_model.context = {}",
+                path.display(),
+                ids.len(),
+                section.context
+            )
+        })
+    };
+    let train = stream(train_text, "training")?;
+    let valid = stream(valid_text, "held-out")?;
+    let prompt = encoder.encode(&valid_text[..valid_text.floor_char_boundary(1)])?;
+    Ok(LmData {
+        train_tokens: train.ids().len() as u64,
+        valid_tokens: valid.ids().len() as u64,
+        train: Box::new(train),
+        valid: Box::new(valid),
+        encoder,
+        prompt,
+    })
+}
+
+/// Opens the token files of `dir` (written by `burnish prepare-text`): the vocabulary and the
+/// tokenizer come from its `meta.json`, and batches are read from `train.bin` and `valid.bin`
+/// by position, so the corpus is never held in memory.
+fn from_token_files(dir: &Path, section: &LanguageModelSection) -> anyhow::Result<LmData> {
+    anyhow::ensure!(
+        dir.join(META_FILE).exists(),
+        "data.tokens = {0}: no {META_FILE} there; write the token files with \
+         `burnish prepare-text CORPUS -o {0}`",
+        dir.display()
+    );
+    let meta =
+        TokenFileMeta::load(dir).with_context(|| format!("data.tokens = {}", dir.display()))?;
+    let encoder = TextEncoder::with_vocabulary(
+        meta.vocabulary.clone(),
+        &TextEncoderConfig {
+            tokenizer: meta.tokenizer,
+            vocabulary: VocabularyConfig::default(),
+            max_len: section.context,
+            ..TextEncoderConfig::default()
+        },
+    )
+    .context("data.language_model")?;
+    let train = TokenFileStream::open(dir, TokenPart::Train, &meta, section.context)?;
+    let valid = TokenFileStream::open(dir, TokenPart::Valid, &meta, section.context)?;
+    let (mut prompt, mut targets) = (Vec::new(), Vec::new());
+    valid.read_window(0, &mut prompt, &mut targets)?;
+    Ok(LmData {
+        encoder,
+        train_tokens: train.n_ids(),
+        valid_tokens: valid.n_ids(),
+        train: Box::new(train),
+        valid: Box::new(valid),
+        prompt: vec![prompt[0] as usize],
+    })
 }
 
 /// The text cut at the character where the last `held_out` share begins.

@@ -40,7 +40,7 @@ pub fn find_learning_rate(
     experiment.train.validate()?;
     let backend = options.backend.unwrap_or(experiment.backend);
     let device = backend.open()?;
-    let data_path = experiment.data_path(&options.experiment);
+    let data_path = experiment.data_path(&options.experiment)?;
     let table = prepare::read_table(&experiment, &data_path)?;
     let split = prepare::split(&experiment, &table)?;
     let data = prepare_data(&experiment, &table, &split)?;

@@ -16,7 +16,7 @@ use burnish_train::{Checkpoint, ProcessGroup};
 
 use crate::Experiment;
 use crate::run_dir::{LazyRunDir, RunDir};
-use crate::train_command::{CHECKPOINTS, RunStart, sha256_hex};
+use crate::train_command::{CHECKPOINTS, RunStart, data_sha256};
 
 /// The environment variables in which MPI launchers announce the number of processes: Open
 /// MPI's, then the PMI ones of MPICH's Hydra and of Slurm.
@@ -79,7 +79,7 @@ fn announce(group: &dyn ProcessGroup, run_dir: &Path) {
 /// 0's; every process returns the same error naming the ones that differ.
 pub(crate) fn check_same_data(group: &dyn ProcessGroup, data_path: &Path) -> anyhow::Result<()> {
     let what = "the digests of the data file";
-    let digest = sha256_hex(data_path).ok();
+    let digest = data_sha256(data_path).ok();
     let mut rank0 = digest.clone().unwrap_or_default().into_bytes();
     group.broadcast(what, &mut rank0);
     // 1: a different file; 2: no file to read.

@@ -219,7 +219,7 @@ impl Run<'_> {
             "backend": self.backend.name(),
             "seed": self.experiment.seed,
             "data_file": self.data_path.display().to_string(),
-            "data_sha256": sha256_hex(&self.data_path)?,
+            "data_sha256": data_sha256(&self.data_path)?,
             "weights_epoch": fitted.weights_epoch,
             "epochs_run": fitted.history.records().len(),
             "resumed_from": self
@@ -356,13 +356,17 @@ fn start_run(options: &TrainOptions<'_>) -> anyhow::Result<RunStart> {
             experiment.train.validate()?;
             // The run folder records the data file as found from here, so that `--resume`,
             // `evaluate` and `predict` find it again from the same place.
-            experiment.data.path = experiment.data_path(&options.experiment);
+            let data_path = experiment.data_path(&options.experiment)?;
+            match &mut experiment.data.tokens {
+                Some(tokens) => *tokens = data_path.clone(),
+                None => experiment.data.path = data_path.clone(),
+            }
             if let ModelSpec::Bert(spec) = &mut experiment.model {
                 spec.pretrained = crate::experiment::beside(&spec.pretrained, &options.experiment);
             }
             let run_dir = LazyRunDir::new(&options.runs, &experiment.name, experiment.to_toml());
             Ok(RunStart {
-                data_path: experiment.data_path(&options.experiment),
+                data_path,
                 experiment,
                 run_dir,
                 checkpoint: None,
@@ -386,7 +390,7 @@ fn start_run(options: &TrainOptions<'_>) -> anyhow::Result<RunStart> {
                 )
             })?;
             Ok(RunStart {
-                data_path: experiment.data_path(&config),
+                data_path: experiment.data_path(&config)?,
                 experiment,
                 run_dir: LazyRunDir::made(run_dir),
                 checkpoint: Some(checkpoint),
@@ -609,6 +613,16 @@ pub(crate) fn evaluate_predictions(
             })
         }
         _ => anyhow::bail!("the model's outputs do not match the task"),
+    }
+}
+
+/// The SHA-256 that identifies a run's data: the data file's, or for a folder of token files
+/// its `meta.json`'s, which holds the corpus's SHA-256 and the token counts.
+pub(crate) fn data_sha256(data_path: &Path) -> anyhow::Result<String> {
+    if data_path.is_dir() {
+        sha256_hex(&data_path.join(burnish_data::token_file::META_FILE))
+    } else {
+        sha256_hex(data_path)
     }
 }
 

@@ -626,17 +626,23 @@ fn every_committed_experiment_runs_one_batch() {
     experiments.sort();
     assert!(experiments.len() >= 8, "{experiments:?}");
     let runs = tempfile::tempdir().unwrap();
+    // The experiments on token files read them from a folder `prepare-text` writes.
+    let tokens = prepare_tiny_shakespeare_tokens(runs.path());
     for experiment in &experiments {
-        let output = burnish(
-            &[
-                "train",
-                experiment.to_str().unwrap(),
-                "--quiet",
-                "--set",
-                "train.fast_dev_run=true",
-            ],
-            runs.path(),
-        );
+        let mut args = vec![
+            "train",
+            experiment.to_str().unwrap(),
+            "--quiet",
+            "--set",
+            "train.fast_dev_run=true",
+        ];
+        if std::fs::read_to_string(experiment)
+            .unwrap()
+            .contains("\ntokens = ")
+        {
+            args.extend(["--set", &tokens]);
+        }
+        let output = burnish(&args, runs.path());
         assert!(
             output.status.success(),
             "{}: {}",
@@ -926,6 +932,113 @@ fn a_language_model_trains_and_generates_the_same_text_for_the_same_seed() {
         "x",
     ]);
     assert_one_line_error(&refused, &["not a language model"]);
+}
+
+/// Writes tiny_shakespeare's token files under `folder`; returns the `--set` that points
+/// `data.tokens` at them.
+fn prepare_tiny_shakespeare_tokens(folder: &Path) -> String {
+    let tokens = folder.join("tokens");
+    let output = burnish_plain(&[
+        "prepare-text",
+        "datasets/tiny_shakespeare.txt",
+        "-o",
+        tokens.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    format!("data.tokens={:?}", tokens.display().to_string())
+}
+
+/// The lines of a language model's training output from the held-out loss on.
+fn from_the_held_out_loss(output: &str) -> &str {
+    &output[output.find("held-out loss").expect(output)..output.find("run folder").expect(output)]
+}
+
+#[test]
+fn a_language_model_trains_from_token_files_as_from_its_text_file() {
+    let runs = tempfile::tempdir().unwrap();
+    let tokens = prepare_tiny_shakespeare_tokens(runs.path());
+    let one_batch = ["--quiet", "--set", "train.fast_dev_run=true"];
+    let train = |experiment: &str, extra: &[&str]| {
+        let mut args = vec!["train", experiment];
+        args.extend(one_batch);
+        args.extend(extra);
+        let output = burnish(&args, runs.path());
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let from_text = train("experiments/tiny_shakespeare.toml", &[]);
+    let from_files = train(
+        "experiments/tiny_shakespeare_tokens.toml",
+        &["--set", &tokens],
+    );
+    assert!(
+        from_files.contains("1115394 tokens of") && from_files.contains("(1003855 to train"),
+        "{from_files}"
+    );
+    // The same held-out loss, to the last printed digit, and the same sample.
+    assert_eq!(
+        from_the_held_out_loss(&from_text),
+        from_the_held_out_loss(&from_files)
+    );
+    let run = printed_folder(&from_files, "run folder: ");
+    let metrics = std::fs::read_to_string(run.join("metrics.json")).unwrap();
+    let text_run = printed_folder(&from_text, "run folder: ");
+    assert_eq!(
+        metrics,
+        std::fs::read_to_string(text_run.join("metrics.json")).unwrap()
+    );
+    let generated = burnish_plain(&[
+        "generate",
+        run.to_str().unwrap(),
+        "--prompt",
+        "ROMEO:",
+        "-n",
+        "20",
+    ]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    assert!(stdout(&generated).starts_with("ROMEO:"));
+
+    // What the token files say cannot be set again, and damaged files are named.
+    let held_out = train_error(
+        &runs,
+        &["--set", &tokens, "--set", "data.language_model.valid=0.2"],
+    );
+    assert_one_line_error(&held_out, &["data.language_model.valid", "meta.json"]);
+    let both = train_error(
+        &runs,
+        &[
+            "--set",
+            &tokens,
+            "--set",
+            "data.path=\"datasets/tiny_shakespeare.txt\"",
+        ],
+    );
+    assert_one_line_error(&both, &["data.path", "data.tokens", "both set"]);
+    let folder = runs.path().join("tokens");
+    let train_bin = folder.join("train.bin");
+    let mut bytes = std::fs::read(&train_bin).unwrap();
+    bytes.pop();
+    std::fs::write(&train_bin, &bytes).unwrap();
+    let odd = train_error(&runs, &["--set", &tokens]);
+    assert_one_line_error(&odd, &["train.bin", "not a whole number of 2-byte ids"]);
+    std::fs::remove_file(folder.join("meta.json")).unwrap();
+    let missing = train_error(&runs, &["--set", &tokens]);
+    assert_one_line_error(&missing, &["meta.json"]);
+}
+
+/// Trains tiny_shakespeare from token files with `extra` settings, expecting a failure.
+fn train_error(runs: &tempfile::TempDir, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "experiments/tiny_shakespeare_tokens.toml",
+        "--quiet",
+        "--set",
+        "train.fast_dev_run=true",
+    ];
+    args.extend(extra);
+    let output = burnish(&args, runs.path());
+    assert!(!output.status.success(), "{}", stdout(&output));
+    output
 }
 
 #[test]
