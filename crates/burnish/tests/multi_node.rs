@@ -415,4 +415,43 @@ optimizer = {{ kind = "adamw", lr = 1e-3 }}
     .unwrap();
     let (_, alone_run, together_run) = train_alone_and_in_two(&experiment, "gpt_mpi", dir.path());
     assert_same_history(&history(&alone_run), &history(&together_run));
+
+    // The same run from token files: every process reads its share of each batch from disk.
+    let tokens = dir.path().join("tokens");
+    let prepared = Command::new(env!("CARGO_BIN_EXE_burnish"))
+        .arg("prepare-text")
+        .arg(&data)
+        .arg("-o")
+        .arg(&tokens)
+        .output()
+        .unwrap();
+    assert!(prepared.status.success(), "{}", text(&prepared.stderr));
+    let on_tokens = dir.path().join("gpt_tokens.toml");
+    let written = fs::read_to_string(&experiment).unwrap();
+    fs::write(
+        &on_tokens,
+        written.replace("gpt_mpi", "gpt_tokens").replace(
+            &format!(
+                "path = \"{}\"\nlanguage_model = {{ tokenizer = {{ kind = \"char\" }}, context = 16, valid = 0.1 }}",
+                data.display()
+            ),
+            &format!(
+                "tokens = \"{}\"\nlanguage_model = {{ context = 16 }}",
+                tokens.display()
+            ),
+        ),
+    )
+    .unwrap();
+    let together = dir.path().join("tokens_two");
+    let output = output(
+        mpirun(2)
+            .arg("train")
+            .arg(&on_tokens)
+            .arg("--runs")
+            .arg(&together)
+            .arg("--quiet"),
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let tokens_run = only_run_folder(&together, "gpt_tokens");
+    assert_same_history(&history(&alone_run), &history(&tokens_run));
 }
