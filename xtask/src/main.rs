@@ -103,7 +103,7 @@ fn ci() -> Result<(), String> {
         "--features".to_string(),
         TEST_FEATURES.to_string(),
         "--filter".to_string(),
-        "^(workloads/(flex|ndarray)|training_loop)/".to_string(),
+        "^(workloads/(flex|ndarray)|training_loop|token_batches)/".to_string(),
     ])?;
     eprintln!(
         "xtask ci: all checks passed in {:.0} s",

@@ -3,7 +3,7 @@
 //! an error naming the file and a checkpoint of the run so far.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use burn::tensor::Device;
@@ -23,8 +23,8 @@ const CONTEXT: usize = 8;
 /// Both tests draw from the process's one random-number generator (see `common/mod.rs`).
 static RANDOM_NUMBERS: Mutex<()> = Mutex::new(());
 
-/// Writes a small corpus and its token files; returns the token folder and its meta.
-fn token_files(folder: &Path) -> TokenFileMeta {
+/// Writes a small corpus and its token files under `folder`; returns their meta.
+fn write_token_files(folder: &Path) -> TokenFileMeta {
     let corpus = folder.join("corpus.txt");
     let mut text = String::new();
     for line in 0..60 {
@@ -108,14 +108,20 @@ fn train(
     )
 }
 
+/// A folder holding a small corpus's token files in `tokens/`, its meta, and that folder.
+fn token_files() -> (tempfile::TempDir, TokenFileMeta, PathBuf) {
+    let folder = tempfile::tempdir().unwrap();
+    let meta = write_token_files(folder.path());
+    let dir = folder.path().join("tokens");
+    (folder, meta, dir)
+}
+
 #[test]
 fn token_files_train_exactly_as_the_same_ids_in_memory() {
     let _random_numbers = RANDOM_NUMBERS
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let folder = tempfile::tempdir().unwrap();
-    let meta = token_files(folder.path());
-    let dir = folder.path().join("tokens");
+    let (_folder, meta, dir) = token_files();
     let vocab_size = meta.vocabulary.len();
     let on_disk = (
         TokenFileStream::open(&dir, TokenPart::Train, &meta, CONTEXT).unwrap(),
@@ -156,9 +162,7 @@ fn a_token_file_that_changes_stops_training_naming_it_and_keeps_a_checkpoint() {
     let _random_numbers = RANDOM_NUMBERS
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let folder = tempfile::tempdir().unwrap();
-    let meta = token_files(folder.path());
-    let dir = folder.path().join("tokens");
+    let (folder, meta, dir) = token_files();
     let train_part = TokenFileStream::open(&dir, TokenPart::Train, &meta, CONTEXT).unwrap();
     let valid_part = TokenFileStream::open(&dir, TokenPart::Valid, &meta, CONTEXT).unwrap();
     let checkpoints = folder.path().join("checkpoints");
