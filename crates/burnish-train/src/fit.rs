@@ -258,32 +258,24 @@ pub fn fit_with(
             let seed = batch_seed(options.seed, epoch, batch_idx);
             // A batch that cannot be read stops the run; at a step boundary the weights so
             // far are checkpointed first, so that a resumed run goes on from this batch.
-            let data_error = |error: Error| match error {
-                Error::Data {
-                    source,
-                    checkpoint: None,
-                } if accumulated == 0 && group.is_none() => match options.checkpoints {
-                    Some(checkpoints) => {
-                        match write_checkpoint(
-                            checkpoints,
-                            &model,
-                            best_model.as_ref(),
-                            &optimizer,
-                            &state,
-                        ) {
-                            Ok(checkpoint) => Error::Data {
-                                source,
-                                checkpoint: Some(checkpoint),
-                            },
-                            Err(write_error) => write_error,
-                        }
-                    }
-                    None => Error::Data {
+            let data_error = |error: Error| match (error, options.checkpoints) {
+                (
+                    Error::Data {
                         source,
                         checkpoint: None,
                     },
-                },
-                other => other,
+                    Some(checkpoints),
+                ) if accumulated == 0 && group.is_none() => {
+                    let best = best_model.as_ref();
+                    match write_checkpoint(checkpoints, &model, best, &optimizer, &state) {
+                        Ok(checkpoint) => Error::Data {
+                            source,
+                            checkpoint: Some(checkpoint),
+                        },
+                        Err(write_error) => write_error,
+                    }
+                }
+                (other, _) => other,
             };
             let (grads, loss_value, batch_predictions) = match (&parallel, group) {
                 (Some(parallel), _) => {

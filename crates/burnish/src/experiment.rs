@@ -1,10 +1,9 @@
 //! The experiment file: one TOML document that says what data, which model, how to train.
 //!
 //! Every key has a default except `name`, `data.path` (or `data.tokens`) and `data.target`.
-//! Unknown keys, wrong
-//! types and impossible values are errors that name the file, the line and the key. An
-//! [`Override`] (`--set train.epochs=5` on the command line) replaces one key before the file
-//! is checked, and an error it causes names the override instead of a line.
+//! Unknown keys, wrong types and impossible values are errors that name the file, the line and
+//! the key. An [`Override`] (`--set train.epochs=5` on the command line) replaces one key
+//! before the file is checked, and an error it causes names the override instead of a line.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -213,8 +213,10 @@ fn from_token_files(dir: &Path, section: &LanguageModelSection) -> anyhow::Resul
     );
     let meta =
         TokenFileMeta::load(dir).with_context(|| format!("data.tokens = {}", dir.display()))?;
+    let train = TokenFileStream::open(dir, TokenPart::Train, &meta, section.context)?;
+    let valid = TokenFileStream::open(dir, TokenPart::Valid, &meta, section.context)?;
     let encoder = TextEncoder::with_vocabulary(
-        meta.vocabulary.clone(),
+        meta.vocabulary,
         &TextEncoderConfig {
             tokenizer: meta.tokenizer,
             vocabulary: VocabularyConfig::default(),
@@ -223,8 +225,6 @@ fn from_token_files(dir: &Path, section: &LanguageModelSection) -> anyhow::Resul
         },
     )
     .context("data.language_model")?;
-    let train = TokenFileStream::open(dir, TokenPart::Train, &meta, section.context)?;
-    let valid = TokenFileStream::open(dir, TokenPart::Valid, &meta, section.context)?;
     let (mut prompt, mut targets) = (Vec::new(), Vec::new());
     valid.read_window(0, &mut prompt, &mut targets)?;
     Ok(LmData {
